@@ -1,0 +1,59 @@
+# The two commands a user needs: `make lab` and `make test`. Everything else is for maintainers.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export OMP_WAIT_POLICY := PASSIVE
+# CI and `make test` run the notebooks in the small `ci` budget; override with
+# `make test ELBO_COURSE_BUDGET=full`.
+ELBO_COURSE_BUDGET ?= ci
+NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: lab test unit nbval smoke setup data lessons solutions bench experiments clean
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/python -m elbo_course.data fetch
+
+lab: setup
+	$(BIN)/jupyter lab lessons/
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+	ELBO_COURSE_BUDGET=$(ELBO_COURSE_BUDGET) $(BIN)/python -m pytest -q $(NBVAL) solutions/
+
+unit: setup
+	$(BIN)/python -m pytest -q tests
+
+nbval: setup
+	ELBO_COURSE_BUDGET=$(ELBO_COURSE_BUDGET) $(BIN)/python -m pytest -q $(NBVAL) solutions/
+
+# Write lessons/ from solutions/ (the single source).
+lessons: $(STAMP)
+	$(BIN)/python -m elbo_course.build lessons
+
+# Re-execute every solution notebook in the full budget from a fresh kernel, then rebuild lessons/.
+solutions: setup
+	for nb in solutions/*.ipynb; do \
+	  ELBO_COURSE_BUDGET=full $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; done
+	$(MAKE) lessons
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+# Regenerate every committed result (slow: see README for wall times).
+experiments: setup
+	$(BIN)/python -m elbo_course.experiments surgery --budget full
+	$(BIN)/python -m elbo_course.experiments iwae --budget full
+
+clean:
+	rm -rf build .pytest_cache

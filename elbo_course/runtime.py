@@ -1,0 +1,93 @@
+"""Session set-up for notebooks, scripts and tests: budget, threads, warnings and seeded generators.
+
+Budgets
+    ``ci``    smallest evaluations (CI and quick checks),
+    ``full``  the default: what the stored outputs and committed results use,
+    ``paper`` long runs meant for a GPU or a night.
+
+Seeds
+    ``seed_for(tag)`` = the first 8 bytes (big-endian) of SHA-256(f"{seed}:{tag}"), so that every cell
+    that samples owns its generator and no output depends on how many numbers an earlier cell drew.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+
+import numpy as np
+import torch
+
+BUDGETS = ("ci", "full", "paper")
+DEFAULT_BUDGET = "full"
+DEFAULT_THREADS = 2
+
+_state: dict[str, object] = {"budget": None, "seed": 0}
+
+
+def budget() -> str:
+    """The active budget: set by ``setup(budget=...)``, else ``$ELBO_COURSE_BUDGET``, else ``full``."""
+    chosen = _state["budget"] or os.environ.get("ELBO_COURSE_BUDGET") or DEFAULT_BUDGET
+    if chosen not in BUDGETS:
+        raise ValueError(
+            f"Unknown budget {chosen!r}: use one of {', '.join(BUDGETS)} "
+            "(in setup(budget=...) or the ELBO_COURSE_BUDGET environment variable)."
+        )
+    return str(chosen)
+
+
+def _filter_warnings() -> None:
+    # nbval compares stderr too: silence the warnings that third-party libraries print on import/use.
+    for pattern in (
+        r".*TypedStorage is deprecated.*",
+        r".*The given NumPy array is not writable.*",
+        r".*IProgress not found.*",
+        r".*Jupyter is migrating its paths.*",
+        r".*pkg_resources is deprecated.*",
+        r".*Matplotlib is building the font cache.*",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(jupyter_client|ipykernel|zmq|traitlets)")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
+
+
+def setup(budget: str | None = None, seed: int = 0) -> None:
+    """Prepare a notebook or script: budget, thread count, warning filters, base seed.
+
+    ``budget`` overrides ``$ELBO_COURSE_BUDGET`` (one of ``ci``, ``full``, ``paper``); the thread count
+    comes from ``$ELBO_COURSE_THREADS`` (default 2). Returns None so that a notebook cell prints nothing.
+    """
+    if budget is not None and budget not in BUDGETS:
+        raise ValueError(f"Unknown budget {budget!r}: use one of {', '.join(BUDGETS)}.")
+    _state["budget"] = budget
+    _state["seed"] = int(seed)
+    globals()["budget"]()  # validate the environment variable now, with a clear message
+    threads = int(os.environ.get("ELBO_COURSE_THREADS", DEFAULT_THREADS))
+    if threads < 1:
+        raise ValueError("ELBO_COURSE_THREADS must be a positive integer.")
+    torch.set_num_threads(threads)
+    _filter_warnings()
+    try:  # inline figures without the retina doubling, so stored PNGs stay small
+        import matplotlib
+
+        matplotlib.rcParams.update({"figure.dpi": 90, "savefig.dpi": 90, "figure.max_open_warning": 0})
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
+        pass
+    return None
+
+
+def seed_for(tag: str, seed: int | None = None) -> int:
+    """Integer seed of a tag: int.from_bytes(SHA-256(f"{seed}:{tag}")[:8], "big"), in [0, 2**64)."""
+    base = _state["seed"] if seed is None else seed
+    digest = hashlib.sha256(f"{base}:{tag}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def rng(tag: str, seed: int | None = None) -> torch.Generator:
+    """A fresh CPU ``torch.Generator`` seeded by ``seed_for(tag, seed)``; pass it as ``generator=``."""
+    return torch.Generator().manual_seed(seed_for(tag, seed))
+
+
+def np_rng(tag: str, seed: int | None = None) -> np.random.Generator:
+    """A fresh ``numpy.random.Generator`` seeded by ``seed_for(tag, seed)``."""
+    return np.random.default_rng(seed_for(tag, seed))
