@@ -1,0 +1,205 @@
+"""Write the student notebooks ``lessons/`` from the single source ``solutions/``.
+
+    python -m elbo_course.build lessons   # (re)write lessons/*.ipynb, delete lessons whose solution is gone
+    python -m elbo_course.build check     # exit 1 and list the differences when lessons/ is stale
+
+For every code cell of ``solutions/<lesson_id>.ipynb``:
+
+* the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` (a cell with nbgrader ``solution``
+  metadata) become one line, at the indentation of the BEGIN marker,
+  ``raise NotImplementedError("Exercise <grade_id>: <instruction>")``; code before and after the region
+  (e.g. the ``def f(x):`` line) stays. ``<instruction>`` is ``metadata.elbo_course.instruction`` of
+  the cell, or a default;
+* the lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` (a grade cell) are removed;
+* a cell whose source changed loses its outputs and execution count; other cells are copied unchanged.
+
+Output is deterministic (``nbformat.writes``: sorted keys, one-space indent, trailing newline) and every
+file is written atomically (temporary file in the same folder, then ``os.replace``).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+DEFAULT_INSTRUCTION = "replace this line with your code"
+
+
+class BuildError(ValueError):
+    """A solution notebook that cannot be turned into a lesson; the message names the cell."""
+
+
+def _regions(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
+    """(start, stop) line indices of each begin..end region, markers included; validates nesting."""
+    found, start = [], None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text == begin:
+            if start is not None:
+                raise BuildError(f"{where}: '{begin}' inside an open region (line {i + 1}); close it first.")
+            start = i
+        elif text == end:
+            if start is None:
+                raise BuildError(f"{where}: '{end}' without '{begin}' (line {i + 1}).")
+            found.append((start, i + 1))
+            start = None
+    if start is not None:
+        raise BuildError(f"{where}: '{begin}' (line {start + 1}) has no '{end}'.")
+    return found
+
+
+def stub_source(source: str, grade_id: str | None, instruction: str = DEFAULT_INSTRUCTION,
+                where: str = "cell") -> str:
+    """The student version of one code cell's source (solution regions stubbed, hidden tests removed)."""
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if any(w in line for w in MARKER_WORDS) and line.strip() not in (BEGIN_SOLUTION, END_SOLUTION,
+                                                                         BEGIN_HIDDEN, END_HIDDEN):
+            raise BuildError(f"{where}, line {i + 1}: a marker must stand alone on its line, exactly as "
+                             f"'{BEGIN_SOLUTION}' / '{BEGIN_HIDDEN}' (got {line.strip()!r}).")
+    solutions = _regions(lines, BEGIN_SOLUTION, END_SOLUTION, where)
+    hidden = _regions(lines, BEGIN_HIDDEN, END_HIDDEN, where)
+    if solutions and not grade_id:
+        raise BuildError(f"{where}: a solution region needs nbgrader metadata "
+                         "{'solution': true, 'grade_id': '<lesson_id>.<name>'} on its cell.")
+    replace = {start: stop for start, stop in solutions}
+    drop = {start: stop for start, stop in hidden}
+    out, i = [], 0
+    while i < len(lines):
+        if i in replace:
+            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+            message = json.dumps(f"Exercise {grade_id}: {instruction}", ensure_ascii=False)
+            out.append(f"{indent}raise NotImplementedError({message})")
+            i = replace[i]
+        elif i in drop:
+            i = drop[i]
+        else:
+            out.append(lines[i])
+            i += 1
+    while hidden and out and not out[-1].strip():  # no blank tail where the hidden block was
+        out.pop()
+    return "\n".join(out)
+
+
+def lesson_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """A deep copy of ``solution`` with every code cell passed through ``stub_source``."""
+    lesson = copy.deepcopy(solution)
+    for index, cell in enumerate(lesson.cells):
+        where = f"{name} cell {index}"
+        if cell.cell_type != "code":
+            if any(line.strip() in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+                   for line in cell.source.split("\n")):
+                raise BuildError(f"{where}: solution/hidden-test markers belong in code cells only.")
+            continue
+        grading = cell.metadata.get("nbgrader", {})
+        grade_id = grading.get("grade_id") if grading.get("solution") else None
+        instruction = cell.metadata.get("elbo_course", {}).get("instruction", DEFAULT_INSTRUCTION)
+        new_source = stub_source(cell.source, grade_id, instruction, where)
+        if BEGIN_HIDDEN in cell.source and not grading.get("grade"):
+            raise BuildError(f"{where}: hidden tests belong in a grade cell (nbgrader 'grade': true).")
+        if new_source != cell.source:
+            cell.source = new_source
+            cell.outputs = []
+            cell.execution_count = None
+    return lesson
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    """The exact file text written for a notebook (stable JSON, trailing newline)."""
+    text = nbformat.writes(nb, version=4)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def expected_lessons(solutions_dir: Path) -> dict[str, str]:
+    """File name -> text of every lesson that ``solutions_dir`` produces."""
+    result = {}
+    for path in sorted(Path(solutions_dir).glob("*.ipynb")):
+        solution = nbformat.read(path, as_version=4)
+        result[path.name] = render(lesson_notebook(solution, name=str(path)))
+    return result
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a lesson is an ordinary readable file
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def differences(solutions_dir: Path, lessons_dir: Path) -> list[str]:
+    """Human-readable list of what ``build lessons`` would change in ``lessons_dir`` (empty when up to date)."""
+    wanted = expected_lessons(solutions_dir)
+    lessons_dir = Path(lessons_dir)
+    present = {p.name for p in lessons_dir.glob("*.ipynb")} if lessons_dir.is_dir() else set()
+    diffs = [f"missing: {lessons_dir / n}" for n in sorted(set(wanted) - present)]
+    diffs += [f"stale: {lessons_dir / n}" for n in sorted(set(wanted) & present)
+              if (lessons_dir / n).read_text(encoding="utf-8") != wanted[n]]
+    diffs += [f"no solution (would be removed): {lessons_dir / n}" for n in sorted(present - set(wanted))]
+    return diffs
+
+
+def write_lessons(solutions_dir: Path, lessons_dir: Path) -> list[str]:
+    """Write every lesson whose text changed, remove lessons without a solution; return what changed."""
+    wanted = expected_lessons(solutions_dir)  # build everything first: an error writes nothing
+    lessons_dir = Path(lessons_dir)
+    lessons_dir.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for name, text in wanted.items():
+        path = lessons_dir / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            _write_atomic(path, text)
+            changed.append(f"wrote {path}")
+    for path in sorted(lessons_dir.glob("*.ipynb")):
+        if path.name not in wanted:
+            path.unlink()
+            changed.append(f"removed {path} (its solution is gone)")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m elbo_course.build", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("lessons", "check"))
+    parser.add_argument("--root", type=Path, default=Path.cwd(),
+                        help="repository root holding solutions/ and lessons/ (default: current folder)")
+    args = parser.parse_args(argv)
+    solutions, lessons = args.root / "solutions", args.root / "lessons"
+    if not solutions.is_dir():
+        print(f"No {solutions}/ here: run this from the repository root or pass --root.", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "lessons":
+            for line in write_lessons(solutions, lessons):
+                print(line)
+            return 0
+        diffs = differences(solutions, lessons)
+    except BuildError as err:
+        print(f"build error: {err}", file=sys.stderr)
+        return 2
+    for line in diffs:
+        print(line)
+    if diffs:
+        print("lessons/ is stale: run `make lessons` (python -m elbo_course.build lessons).", file=sys.stderr)
+        return 1
+    print("lessons/ is up to date.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The README's table of reproduced numbers, generated from the committed results files.
+
+``python -m elbo_course.report`` prints the Markdown; ``python -m elbo_course.report --write README.md``
+replaces the block between ``<!-- results:begin -->`` and ``<!-- results:end -->``. A test fails when the
+README's block differs from what this module writes, so the front page never drifts from results/.
+Every published number comes from ``elbo_course.reference`` with its label.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import reference
+from .experiments.common import command, results_root
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = results_root() / f"{name}.json"
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _models(results: dict[str, Any]) -> list[dict[str, Any]]:
+    models = results.get("models", [])
+    return list(models.values()) if isinstance(models, dict) else list(models)
+
+
+def _pm(value: float, se: float | None, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if se is None else f"{value:.{digits}f} ± {se:.{digits}f}"
+
+
+def surgery_table() -> str:
+    """Markdown table: our ELBO-surgery terms per latent size beside Hoffman & Johnson's (unverified)."""
+    results = _load("surgery")
+    if results is None:
+        return f"*Surgery results missing: run `{command('surgery')}`.*"
+    key = "hoffman2016.surgery"
+    lines = [
+        "| d | ELBO (ours / H&J) | avg KL (ours / H&J) | index-code MI (ours / H&J) | marginal KL (ours / H&J) "
+        "| identity residual | epochs | active units |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in sorted(_models(results), key=lambda m: m["latent_dim"]):
+        try:
+            pub = reference.row(key, d=m["latent_dim"])
+        except (KeyError, LookupError):
+            pub = {}
+        ref = lambda k: f"{pub[k]:.2f}" if k in pub else "–"  # noqa: E731
+        lines.append(
+            f"| {m['latent_dim']} | {m['elbo']:.2f} / {ref('elbo')} | {m['avg_kl']:.2f} / {ref('avg_kl')} "
+            f"| {_pm(m['mutual_info'], m.get('mutual_info_se'))} / {ref('mutual_info')} "
+            f"| {_pm(m['marginal_kl'], m.get('marginal_kl_se'))} / {ref('marginal_kl')} "
+            f"| {_pm(m['identity_residual'], m.get('identity_residual_se'), 3)} | {m['epochs']} "
+            f"| {m['active_units']} / {m['latent_dim']} |")
+    lines.append("")
+    lines.append(f"Nats, over the fixed binarization of all 60,000 training images (log N = "
+                 f"{reference.LOG_N_MNIST:.4f}). Hoffman & Johnson 2016: {reference.label(key)}, binarization "
+                 f"not stated, trained far longer. Regenerate: `{command('surgery')}`.")
+    return "\n".join(lines)
+
+
+def iwae_table() -> str:
+    """Markdown table: our test log-likelihoods beside Burda et al. Table 1 (one stochastic layer)."""
+    results = _load("iwae")
+    if results is None:
+        return f"*IWAE results missing: run `{command('iwae')}`.*"
+    key = "burda2015.table1"
+    lines = ["| model | k | d | epochs | test NLL, ours (L_5000) | Burda et al. (3,280 epochs) | active units |",
+             "|---|---|---|---|---|---|---|"]
+    for m in _models(results):
+        try:
+            pub = reference.row(key, layers=1, k=m["k"])[m["objective"]]
+            pub_text = f"{pub:.2f}"
+        except (KeyError, LookupError):
+            pub_text = "–"
+        lines.append(
+            f"| {m['objective'].upper()} | {m['k']} | {m['latent_dim']} | {m['epochs']} "
+            f"| {_pm(-m['test_ll'], m.get('test_ll_se'))} | {pub_text} | {m['active_units']} / {m['latent_dim']} |")
+    images = _models(results)[0].get("test_images", "?") if _models(results) else "?"
+    lines.append("")
+    lines.append(f"Negative log-likelihood in nats on the first {images} fixed-binarized test images; Burda et al. "
+                 f"2015 Table 1 ({reference.label(key)}), dynamic binarization, the full test set. "
+                 f"Regenerate: `{command('iwae')}`.")
+    return "\n".join(lines)
+
+
+def results_block() -> str:
+    """The whole generated block, markers included."""
+    return "\n\n".join([BEGIN, "### ELBO surgery on MNIST (lesson 06)", surgery_table(),
+                        "### Importance-weighted bounds on MNIST (lesson 04)", iwae_table(), END])
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with its marked block replaced by ``block`` (ValueError when the markers are missing)."""
+    start, stop = text.find(BEGIN), text.find(END)
+    if start < 0 or stop < start:
+        raise ValueError(f"README has no {BEGIN} … {END} block to replace.")
+    return text[:start] + block + text[stop + len(END):]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m elbo_course.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--write", metavar="README", help="replace the results block of this file")
+    args = parser.parse_args(argv)
+    block = results_block()
+    if not args.write:
+        print(block)
+        return 0
+    path = Path(args.write)
+    new = replace_block(path.read_text(encoding="utf-8"), block)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
