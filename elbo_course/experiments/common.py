@@ -1,0 +1,243 @@
+"""Where experiment results live, how they are written, fingerprinted and verified, and how models load.
+
+Layout (DIR = ``results_dir(budget)``)::
+
+    DIR/NAME.json                          results of ``python -m elbo_course.experiments NAME --budget B``
+    DIR/checkpoints/NAME/<model_id>.pt     float32 state dicts of the models the lessons show (committed)
+    DIR/resume/NAME/<model_id>.resume.pt   training state with optimizer moments (git-ignored)
+
+DIR is ``<repo>/results`` for ``full``, ``<repo>/results/paper`` for ``paper`` and a folder under the system
+temporary directory for ``ci`` (a smoke run never touches committed results). ``<repo>/results`` is used when
+the package sits in a source checkout (its parent holds pyproject.toml, as with ``pip install -e .``);
+otherwise ``$ELBO_COURSE_RESULTS`` names the folder that plays the role of ``results/``.
+
+Every results file records budget, config, config_fingerprint = SHA-256 of the canonical JSON of the config
+(sorted keys, no spaces), data_sha256 = SHA-256 of the fixed binarization of the MNIST test images, library
+versions, seeds and wall time; each model entry records ``checkpoint`` (path relative to DIR) and
+``checkpoint_sha256``. ``load_results`` / ``load_model`` check both and name the command that regenerates.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..models import VAE, StaleArtifactError, file_sha256, load_checkpoint, save_checkpoint
+from ..runtime import BUDGETS
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+RESULTS_ENV = "ELBO_COURSE_RESULTS"
+
+
+class Results(dict):
+    """A results dict (the parsed NAME.json) that remembers the folder it came from (``.directory``)."""
+
+    directory: Path
+
+
+def command(name: str, budget: str = "full") -> str:
+    """The shell command that (re)generates experiment ``name`` in ``budget``."""
+    return f"python -m elbo_course.experiments {name} --budget {budget}"
+
+
+def run_time(name: str, budget: str = "full") -> str:
+    """The advertised run time of an experiment: its module's ``RUN_TIME[budget]``, when it has one."""
+    try:
+        module = importlib.import_module(f"{__package__}.{name}")
+        return str(getattr(module, "RUN_TIME", {})[budget])
+    except (ImportError, KeyError):
+        return "see the experiment's docstring"
+
+
+def _hint(name: str, budget: str) -> str:
+    return f"Run `{command(name, budget)}` (takes {run_time(name, budget)}) to regenerate it."
+
+
+def results_root() -> Path:
+    """The folder that holds ``full`` results: <repo>/results in a checkout, else $ELBO_COURSE_RESULTS."""
+    repo = PACKAGE_DIR.parent
+    if (repo / "pyproject.toml").is_file():
+        return repo / "results"
+    if os.environ.get(RESULTS_ENV):
+        return Path(os.environ[RESULTS_ENV]).expanduser()
+    raise RuntimeError(
+        "elbo_course is installed outside its source checkout, so it cannot find results/. Set "
+        f"{RESULTS_ENV}=/path/to/elbo_course/results (or install with `pip install -e .` from the checkout).")
+
+
+def results_dir(budget: str, root: str | os.PathLike | None = None) -> Path:
+    """DIR for a budget: root (default ``results_root()``) for full, root/paper for paper, a temp folder for ci."""
+    if budget not in BUDGETS:
+        raise ValueError(f"Unknown budget {budget!r}: use one of {', '.join(BUDGETS)}.")
+    if budget == "ci":
+        return Path(root) if root is not None else Path(tempfile.gettempdir()) / "elbo_course_ci_results"
+    base = Path(root) if root is not None else results_root()
+    return base / "paper" if budget == "paper" else base
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no spaces: the text that fingerprints hash."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_jsonable)
+
+
+def config_fingerprint(config: dict[str, Any]) -> str:
+    """SHA-256 hex digest of ``canonical_json(config)``."""
+    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
+
+
+def data_sha256(split: str = "test") -> str:
+    """SHA-256 of the fixed binarization of an MNIST split (``elbo_course.data.fixed_sha256``)."""
+    from ..data import fixed_sha256
+
+    return fixed_sha256(split)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of python, torch and numpy that produced a result."""
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return obj.as_posix()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable; convert it to numbers or lists first.")
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as indented JSON to a temporary file in the same folder, then ``os.replace`` it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(obj, handle, indent=1, sort_keys=True, default=_jsonable, allow_nan=True)
+            handle.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_results(name: str, budget: str, payload: dict[str, Any], out_dir: str | os.PathLike,
+                  wall_seconds: float | None = None, data_hash: str | None = None) -> Path:
+    """Write DIR/NAME.json: ``payload`` plus name, budget, config_fingerprint, data_sha256, versions, wall time.
+
+    payload should hold ``config`` (dict), ``seeds`` and ``models`` (model_id -> entry); data_hash defaults
+    to ``data_sha256("test")``.
+    """
+    record = dict(payload)
+    config = record.setdefault("config", {})
+    record.update(name=name, budget=budget, config_fingerprint=config_fingerprint(config),
+                  data_sha256=data_hash if data_hash is not None else record.get("data_sha256") or data_sha256(),
+                  versions=library_versions())
+    record.setdefault("seeds", {})
+    if wall_seconds is not None:
+        record["wall_seconds"] = round(float(wall_seconds), 1)
+    return write_json_atomic(record, Path(out_dir) / f"{name}.json")
+
+
+def checkpoint_path(out_dir: str | os.PathLike, name: str, model_id: str) -> Path:
+    """DIR/checkpoints/NAME/<model_id>.pt"""
+    return Path(out_dir) / "checkpoints" / name / f"{model_id}.pt"
+
+
+def resume_path(out_dir: str | os.PathLike, name: str, model_id: str) -> Path:
+    """DIR/resume/NAME/<model_id>.resume.pt (training state for ``fit(checkpoint_path=...)``; git-ignored)."""
+    return Path(out_dir) / "resume" / name / f"{model_id}.resume.pt"
+
+
+def save_model(model: VAE, out_dir: str | os.PathLike, name: str, model_id: str,
+               meta: dict[str, Any] | None = None) -> dict[str, str]:
+    """Save a checkpoint and return the two keys a model entry needs: checkpoint (relative), checkpoint_sha256."""
+    path = checkpoint_path(out_dir, name, model_id)
+    sha = save_checkpoint(model, path, {"experiment": name, "model_id": model_id, **(meta or {})})
+    return {"checkpoint": path.relative_to(out_dir).as_posix(), "checkpoint_sha256": sha}
+
+
+def _current_config(name: str, budget: str) -> dict[str, Any] | None:
+    try:
+        module = importlib.import_module(f"{__package__}.{name}")
+    except ImportError:
+        return None
+    return module.config(budget) if hasattr(module, "config") else None
+
+
+def load_results(name: str, budget: str | None = None, root: str | os.PathLike | None = None,
+                 check_data: bool = True) -> Results:
+    """Load DIR/NAME.json and verify it; budget None -> ``paper`` in the paper budget, else ``full``.
+
+    (Notebooks in the ``ci`` budget read the committed ``full`` results.) Raises StaleArtifactError naming
+    the regenerating command when the file is missing, was written for another budget, its data_sha256
+    differs from today's fixed binarization, or its config_fingerprint differs from the experiment
+    module's ``config(budget)`` (when the module defines one).
+    """
+    if budget is None:
+        from ..runtime import budget as active_budget
+
+        budget = "paper" if active_budget() == "paper" else "full"
+    directory = results_dir(budget, root)
+    path = directory / f"{name}.json"
+    if not path.is_file():
+        raise StaleArtifactError(f"No stored results for experiment {name!r} ({path} is missing). "
+                                 f"{_hint(name, budget)}")
+    with open(path, encoding="utf-8") as handle:
+        results = Results(json.load(handle))
+    results.directory = directory
+    if results.get("budget") != budget:
+        raise StaleArtifactError(f"{path} was written by the {results.get('budget')!r} budget, not {budget!r}. "
+                                 f"{_hint(name, budget)}")
+    if check_data and results.get("data_sha256") != data_sha256():
+        raise StaleArtifactError(f"{path} was computed on different data (data_sha256 differs from today's fixed "
+                                 f"binarization). {_hint(name, budget)}")
+    current = _current_config(name, budget)
+    if current is not None and config_fingerprint(current) != results.get("config_fingerprint"):
+        raise StaleArtifactError(f"{path} is stale: the experiment's configuration changed since it was written. "
+                                 f"{_hint(name, budget)}")
+    return results
+
+
+def model_entry(results: dict[str, Any], model_id: str) -> dict[str, Any]:
+    """The entry of ``model_id`` in results["models"] (a dict by id, or a list of dicts with "model_id")."""
+    models = results.get("models", {})
+    entry = models.get(model_id) if isinstance(models, dict) else next(
+        (m for m in models if m.get("model_id") == model_id), None)
+    if entry is None:
+        known = list(models) if isinstance(models, dict) else [m.get("model_id") for m in models]
+        raise KeyError(f"No model {model_id!r} in results {results.get('name')!r}; known: {known}.")
+    return entry
+
+
+def load_model(results: Results, model_id: str, map_location: str | torch.device = "cpu") -> VAE:
+    """Load the checkpoint of ``model_id`` after checking its SHA-256 against the results entry."""
+    entry = model_entry(results, model_id)
+    name, budget = str(results.get("name")), str(results.get("budget", "full"))
+    directory = getattr(results, "directory", None) or results_dir(budget)
+    path = Path(directory) / entry["checkpoint"]
+    try:
+        return load_checkpoint(path, entry["checkpoint_sha256"], map_location=map_location,
+                               command=command(name, budget))
+    except StaleArtifactError as error:
+        raise StaleArtifactError(f"{str(error).rstrip('.')} (takes {run_time(name, budget)}).") from None
+
+
+__all__ = ["Results", "StaleArtifactError", "command", "run_time", "results_root", "results_dir", "canonical_json",
+           "config_fingerprint", "data_sha256", "library_versions", "write_json_atomic", "write_results",
+           "checkpoint_path", "resume_path", "save_model", "load_results", "model_entry", "load_model",
+           "file_sha256"]

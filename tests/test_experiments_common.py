@@ -1,0 +1,110 @@
+"""The experiments framework: folders, fingerprints, atomic results, verified checkpoints, the command line."""
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+import torch
+
+import elbo_course.experiments as experiments
+from elbo_course.experiments import __main__ as cli
+from elbo_course.experiments import common
+from elbo_course.models import VAE, StaleArtifactError
+
+REAL_REGISTRY = experiments.registry
+REGENERATE = "python -m elbo_course.experiments demo --budget full"
+
+
+@pytest.fixture()
+def stored(tmp_path, mnist_available):
+    """A full-budget results folder holding one model, written through the framework."""
+    torch.manual_seed(0)
+    model = VAE(3, hidden=(16, 16))
+    entry = common.save_model(model, tmp_path, "demo", "vae_d3", meta={"epochs": 0})
+    payload = {"config": {"latent_dim": 3, "epochs": 0}, "seeds": {"init": 0},
+               "models": {"vae_d3": {**entry, "test_elbo": -500.0, "test_elbo_se": 1.0}}}
+    path = common.write_results("demo", "full", payload, tmp_path, wall_seconds=1.23)
+    return tmp_path, path, model
+
+
+def test_fingerprint_is_canonical() -> None:
+    a = common.config_fingerprint({"b": [1, 2], "a": {"y": 1.0, "x": "s"}})
+    assert a == common.config_fingerprint({"a": {"x": "s", "y": 1.0}, "b": [1, 2]})
+    assert a != common.config_fingerprint({"b": [1, 2], "a": {"y": 1.5, "x": "s"}})
+    assert len(a) == 64 and common.canonical_json({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+
+
+def test_results_dirs() -> None:
+    root = common.results_root()
+    assert (root.parent / "pyproject.toml").is_file() and root.name == "results"
+    assert common.results_dir("full") == root and common.results_dir("paper") == root / "paper"
+    ci = common.results_dir("ci").resolve()
+    assert root.resolve() not in ci.parents and ci != root.resolve()
+    with pytest.raises(ValueError, match="budget"):
+        common.results_dir("huge")
+    names = REAL_REGISTRY()
+    assert "common" not in names and all(path == f"elbo_course.experiments.{n}" for n, path in names.items())
+
+
+def test_round_trip(stored) -> None:
+    directory, path, model = stored
+    record = json.loads(path.read_text())
+    for key in ("budget", "config_fingerprint", "data_sha256", "versions", "seeds", "wall_seconds", "name"):
+        assert key in record
+    assert record["versions"]["torch"] == torch.__version__
+    assert not list(directory.glob(".*.tmp")) and path.stat().st_mode & 0o777 == 0o644
+    results = common.load_results("demo", "full", root=directory)
+    assert results.directory == directory and results["models"]["vae_d3"]["test_elbo"] == -500.0
+    loaded = common.load_model(results, "vae_d3")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    assert loaded.meta["model_id"] == "vae_d3"
+    with pytest.raises(KeyError, match="vae_d3"):
+        common.load_model(results, "vae_d99")
+
+
+def test_missing_and_stale_results_name_the_command(stored, tmp_path_factory) -> None:
+    directory, path, _ = stored
+    with pytest.raises(StaleArtifactError, match=REGENERATE):
+        common.load_results("demo", "full", root=tmp_path_factory.mktemp("empty"))
+    results = common.load_results("demo", "full", root=directory)
+    ckpt = directory / results["models"]["vae_d3"]["checkpoint"]
+    ckpt.write_bytes(ckpt.read_bytes() + b"x")
+    with pytest.raises(StaleArtifactError, match=f"stale or corrupted.*{REGENERATE}"):
+        common.load_model(results, "vae_d3")
+    record = json.loads(path.read_text())
+    common.write_json_atomic({**record, "data_sha256": "0" * 64}, path)
+    with pytest.raises(StaleArtifactError, match=f"different data.*{REGENERATE}"):
+        common.load_results("demo", "full", root=directory)
+    common.write_json_atomic({**record, "budget": "ci"}, path)
+    with pytest.raises(StaleArtifactError, match="budget"):
+        common.load_results("demo", "full", root=directory)
+
+
+def test_run_experiment_and_cli(tmp_path, monkeypatch, mnist_available, capsys) -> None:
+    module = types.ModuleType("elbo_course.experiments.fake_demo")
+
+    def run(budget: str, out_dir) -> dict:
+        torch.manual_seed(1)
+        entry = common.save_model(VAE(2, hidden=(8, 8)), out_dir, "fake_demo", "tiny")
+        return {"seeds": {"init": 1}, "models": {"tiny": entry}}
+
+    module.run = run
+    module.config = lambda budget: {"budget_epochs": {"ci": 1, "full": 5}[budget]}
+    module.RUN_TIME = {"ci": "a second", "full": "a minute"}
+    monkeypatch.setitem(sys.modules, "elbo_course.experiments.fake_demo", module)
+    monkeypatch.setattr(experiments, "registry", lambda: {"fake_demo": "elbo_course.experiments.fake_demo"})
+    monkeypatch.setattr(cli, "registry", experiments.registry)
+    assert cli.main(["fake_demo", "--budget", "ci", "--out", str(tmp_path)]) == 0
+    assert "fake_demo (ci): wrote" in capsys.readouterr().out
+    results = common.load_results("fake_demo", "ci", root=tmp_path)
+    assert results["config_fingerprint"] == common.config_fingerprint({"budget_epochs": 1})
+    assert isinstance(common.load_model(results, "tiny"), VAE)
+    with pytest.raises(StaleArtifactError, match=r"configuration changed.*--budget full` \(takes a minute\)"):
+        json_path = tmp_path / "fake_demo.json"
+        common.write_json_atomic({**json.loads(json_path.read_text()), "budget": "full"}, json_path)
+        common.load_results("fake_demo", "full", root=tmp_path)
+    with pytest.raises(ValueError, match="committed results"):
+        experiments.run_experiment("fake_demo", "ci", common.results_root())
+    assert cli.main(["--list"]) == 0 and "fake_demo" in capsys.readouterr().out
