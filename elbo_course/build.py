@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
+
+from .fileio import atomic_write
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -128,21 +128,6 @@ def expected_lessons(solutions_dir: Path) -> dict[str, str]:
     return result
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a lesson is an ordinary readable file
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def differences(solutions_dir: Path, lessons_dir: Path) -> list[str]:
     """Human-readable list of what ``build lessons`` would change in ``lessons_dir`` (empty when up to date)."""
     wanted = expected_lessons(solutions_dir)
@@ -164,7 +149,7 @@ def write_lessons(solutions_dir: Path, lessons_dir: Path) -> list[str]:
     for name, text in wanted.items():
         path = lessons_dir / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            _write_atomic(path, text)
+            atomic_write(path, text)
             changed.append(f"wrote {path}")
     for path in sorted(lessons_dir.glob("*.ipynb")):
         if path.name not in wanted:

@@ -33,6 +33,7 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
+from .fileio import atomic_write
 from .reference import MNIST_MD5
 from .runtime import budget as active_budget
 
@@ -88,19 +89,6 @@ def encode_idx(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array).tobytes()
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, then os.replace: never a half-written ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 # ---------------------------------------------------------------- verification
 def md5sum(path: str | os.PathLike) -> str:
     """MD5 hex digest of a file (about 0.2 s for the 47 MB training images)."""
@@ -128,7 +116,7 @@ def _install(folder: Path, arrays: dict[str, np.ndarray]) -> None:
             raise MNISTNotFoundError(f"Rebuilt {name} does not match the original MD5 {MNIST_MD5[name]}; "
                                      "nothing was written. Copy the original files into " + str(folder))
     for name, payload in payloads.items():
-        _write_atomic(folder / name, payload)
+        atomic_write(folder / name, payload)
 
 
 def _from_torchvision(folder: Path, timeout: float) -> None:

