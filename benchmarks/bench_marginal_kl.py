@@ -47,6 +47,22 @@ def _naive_log_q(z, mu, logvar):
     return torch.logsumexp(comp, dim=1) - math.log(mu.shape[1])
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    Linux's VmHWM belongs to the current address space, so it starts afresh at exec; ru_maxrss does not
+    (a worker forked from a large parent would report the parent's peak), so it is only the fallback.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux and BSD: kilobytes
+
+
 def worker(method: str, n: int, m: int, d: int, slice_: int, seed: int) -> dict:
     """Run one method in this process; returns seconds, peak RSS (MB) and the estimate."""
     import torch
@@ -69,7 +85,7 @@ def worker(method: str, n: int, m: int, d: int, slice_: int, seed: int) -> dict:
         log_q = aggregate_log_density(z, mu, logvar, matmul_dtype=dtype)
     value, se = mean_and_se(log_q - standard_normal_log_prob(z.double()))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+    peak_mb = _peak_rss_mb()
     return {"method": method, "seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak_mb, "value": float(value), "se": float(se),
             "samples": int(z.shape[0])}
 
