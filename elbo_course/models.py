@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .bounds import mean_and_se as _mean_and_se
+from .bounds import mean_and_se
 from .fileio import atomic_open
 from .distributions import LOG_2PI, DiagonalGaussian, bernoulli_log_likelihood, standard_normal_log_prob
 
@@ -188,16 +188,11 @@ class VAE(nn.Module):
         return torch.cat(out).cpu()
 
 
-def mean_and_se(values: Tensor) -> tuple[float, float]:
-    """(mean, standard error) over images: mean = 1/N sum_n v_n, se = std_n(v) / sqrt(N) (ddof = 1)."""
-    mean, se = _mean_and_se(values.double().flatten())
-    return float(mean), float(se)
-
-
 def log_likelihood_estimate(model: VAE, x: Tensor, k: int = 5000, chunk: int | None = None,
                             generator: torch.Generator | None = None) -> tuple[float, float]:
-    """Test log-likelihood estimate 1/N sum_n L_K(x_n) and its standard error over the N images."""
-    return mean_and_se(model.log_likelihood(_to_model(model, x), k, chunk, generator))
+    """Test log-likelihood estimate 1/N sum_n L_K(x_n) and its standard error s_n(L_K) / sqrt(N) over N images."""
+    mean, se = mean_and_se(model.log_likelihood(_to_model(model, x), k, chunk, generator))
+    return float(mean), float(se)
 
 
 def _to_model(model: nn.Module, x: Tensor) -> Tensor:
