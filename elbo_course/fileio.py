@@ -7,6 +7,7 @@ usual permissions (0666 minus the umask, where ``mkstemp`` would leave 0600) and
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -44,3 +45,20 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
         with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(data)
     return Path(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` through ``atomic_open`` (readers never see half a file)."""
+    import torch  # only the writers of tensors need torch
+
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)

@@ -1,4 +1,4 @@
-"""The VAE: shapes, the estimators against closed forms, active units, checkpoints."""
+"""The VAE: shapes, the estimators against closed forms, active units."""
 from __future__ import annotations
 
 import math
@@ -9,32 +9,23 @@ from torch import nn
 
 from elbo_course.bounds import mean_and_se
 from elbo_course.distributions import DiagonalGaussian
-from elbo_course.models import (
-    VAE,
-    StaleArtifactError,
-    StandardNormalPrior,
-    active_units,
-    encoder_means,
-    load_checkpoint,
-    log_likelihood_estimate,
-    save_checkpoint,
-)
+from elbo_course.models import VAE, active_units, encoder_means
+from elbo_course.priors import MixtureOfGaussians, Prior, StandardNormal
 
 
-class GaussianPrior(nn.Module):
-    """p(z) = N(m, diag exp(lv)) with learnable m, lv: a non-standard prior with a known KL."""
+class GaussianPrior(Prior):
+    """p(z) = N(m, diag exp(lv)) with learnable m, lv: a prior outside the package, with a known KL that
+    the model must not use (``kl`` returns None, so the VAE estimates the KL by Monte Carlo)."""
+
+    kind = "test_gaussian"
 
     def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
+        super().__init__(latent_dim)
         self.mean = nn.Parameter(torch.full((latent_dim,), 0.5))
         self.logvar = nn.Parameter(torch.full((latent_dim,), -0.3))
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         return DiagonalGaussian(self.mean, self.logvar).log_prob(z)
-
-    def config(self) -> dict:
-        return {"latent_dim": self.latent_dim}
 
 
 @pytest.fixture()
@@ -58,6 +49,12 @@ def test_shapes_and_architecture(x: torch.Tensor) -> None:
     assert burda.encode(x)[0].shape == (6, 50) and sum(isinstance(m, nn.Tanh) for m in burda.modules()) == 4
     with pytest.raises(ValueError, match="activation"):
         VAE(2, activation="sigmoidish")
+    assert isinstance(model.prior, StandardNormal) and model.config["prior"] == {"kind": "standard",
+                                                                                "config": {"latent_dim": 10}}
+    with pytest.raises(TypeError, match="Prior"):
+        VAE(2, prior=nn.Identity())
+    with pytest.raises(ValueError, match="latent_dim"):
+        VAE(2, prior=StandardNormal(3))
 
 
 def test_log_weights_agree_with_closed_form_elbo(x: torch.Tensor) -> None:
@@ -75,7 +72,7 @@ def test_monte_carlo_kl_for_other_priors(x: torch.Tensor) -> None:
     torch.manual_seed(2)
     prior = GaussianPrior(4)
     model = VAE(4, hidden=(32, 32), prior=prior)
-    assert not model.standard_prior
+    assert prior.kl(DiagonalGaussian(torch.zeros(4), torch.zeros(4))) is None
     with torch.no_grad():
         _, kl_mc = model.elbo_parts(x, k=5000, generator=torch.Generator().manual_seed(5))
         mu, logvar = model.encode(x)
@@ -111,8 +108,8 @@ def test_log_likelihood_is_reproducible_and_chunk_independent_in_distribution(x:
     c = model.log_likelihood(x, k=400, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b) and a.dtype == torch.float64
     assert torch.allclose(a, c, atol=1.0)
-    mean, se = log_likelihood_estimate(model, x, k=100, generator=torch.Generator().manual_seed(0))
-    assert math.isfinite(mean) and se > 0
+    mean, se = mean_and_se(model.log_likelihood(x, k=100, generator=torch.Generator().manual_seed(0)))
+    assert math.isfinite(float(mean)) and float(se) > 0
 
 
 def test_mean_and_se() -> None:
@@ -139,31 +136,21 @@ def test_encoder_means_match_encode(x: torch.Tensor) -> None:
     assert torch.allclose(mu, model.encode(x)[0].detach())
 
 
-def test_checkpoint_round_trip_and_sha_mismatch(tmp_path, x: torch.Tensor) -> None:
-    torch.manual_seed(6)
-    model = VAE(4, hidden=(32, 16), activation="tanh")
-    path = tmp_path / "sub" / "m.pt"
-    sha = save_checkpoint(model, path, {"note": "test"})
-    loaded = load_checkpoint(path, expected_sha256=sha)
-    assert loaded.config == model.config and loaded.meta == {"note": "test"}
-    assert not loaded.training
-    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
-        assert torch.equal(a, b), name
-    assert save_checkpoint(model, tmp_path / "again.pt") == save_checkpoint(model, tmp_path / "again2.pt")
-    with pytest.raises(StaleArtifactError, match="python -m elbo_course.experiments demo --budget full"):
-        load_checkpoint(path, expected_sha256="0" * 64, command="python -m elbo_course.experiments demo --budget full")
-    with pytest.raises(StaleArtifactError, match="missing"):
-        load_checkpoint(tmp_path / "nope.pt")
-    assert not list(tmp_path.glob("**/*.tmp")) and path.stat().st_mode & 0o777 == 0o644
+def test_prior_sees_the_encoder() -> None:
+    """A prior's attach() receives the model's encoder (what a VampPrior needs)."""
+    seen = []
+
+    class Spy(GaussianPrior):
+        def attach(self, encoder: nn.Module) -> None:
+            seen.append(encoder)
+
+    model = VAE(3, hidden=(8, 8), prior=Spy(3))
+    assert seen == [model.encoder]
 
 
-def test_checkpoint_with_learned_prior(tmp_path, x: torch.Tensor) -> None:
-    model = VAE(4, hidden=(16, 16), prior=GaussianPrior(4))
-    with torch.no_grad():
-        model.prior.mean.add_(1.0)
-    sha = save_checkpoint(model, tmp_path / "p.pt")
-    loaded = load_checkpoint(tmp_path / "p.pt", sha, prior=GaussianPrior(4))
-    assert torch.equal(loaded.prior.mean, model.prior.mean)
-    assert isinstance(VAE(2).prior, StandardNormalPrior)
-    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    assert torch.equal(loaded.log_weights(x, 3, gen()), model.eval().log_weights(x, 3, gen()))
+def test_mixture_prior_trains_through_the_monte_carlo_kl(x: torch.Tensor) -> None:
+    torch.manual_seed(8)
+    model = VAE(2, hidden=(16, 16), prior=MixtureOfGaussians(2, components=3))
+    loss = -model.elbo(x, generator=torch.Generator().manual_seed(0)).mean()
+    loss.backward()
+    assert model.prior.means.grad is not None and model.prior.means.grad.abs().sum() > 0
