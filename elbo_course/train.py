@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from .models import VAE, atomic_torch_save, standard_normal
+from .bounds import averaged_elbo, iwae_bound
+from .data import binarize
+from .fileio import atomic_torch_save
+from .models import VAE
 
 OBJECTIVES = ("elbo", "iwae", "averaged")
+PRECISIONS = ("fp32", "bf16")
 _BLOCK_ROWS = 10_000  # rows binarized per call: vectorized, yet only ~100 MB of temporaries
 
 
@@ -43,34 +46,16 @@ def training_loss(model: VAE, x: Tensor, objective: str = "elbo", k: int = 1, be
                   generator: torch.Generator | None = None) -> Tensor:
     """Scalar loss = minus the batch mean of the objective (see the module docstring); x (B, 784) binary.
 
-    The common case (ELBO, K = 1, N(0, I) prior) runs a fused path: one BCE-with-logits summed over the
-    batch and the closed-form KL, without (B, 784) intermediates for the reduction.
+    "elbo" is ``model.elbo`` (closed-form KL where the prior has one); "averaged" and "iwae" apply
+    ``bounds.averaged_elbo`` and ``bounds.iwae_bound`` to ``model.log_weights`` (K, B).
     """
-    batch = x.shape[0]
-    if objective == "elbo" and model.standard_prior:
-        mu, logvar = model.encode(x)
-        std = torch.exp(0.5 * logvar)
-        eps = standard_normal((k, *mu.shape), mu, generator)
-        if k == 1:  # 2-D tensors all the way: 3-D inputs make nn.Linear and BCE copy in the backward pass
-            eps = eps[0]
-        logits = model.decode(mu + std * eps)
-        nll = F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="sum") / k
-        kl = 0.5 * (mu.square() + std.square() - 1.0 - logvar).sum()
-        return (nll + beta * kl) / batch
     if objective == "elbo":
         return -model.elbo(x, beta=beta, k=k, generator=generator).mean()
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}.")
     log_w = model.log_weights(x, k=k, generator=generator, beta=beta)
-    if objective == "averaged":
-        return -log_w.mean()
-    if objective == "iwae":
-        return -(torch.logsumexp(log_w, dim=0) - math.log(k)).mean()
-    raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}.")
-
-
-def binarize_rows(grey: Tensor, generator: torch.Generator | None) -> Tensor:
-    """x ~ Bernoulli(grey) elementwise as float32 (one uniform draw per pixel: x = [u < grey])."""
-    u = torch.rand(grey.shape, generator=generator, device=grey.device, dtype=grey.dtype)
-    return torch.lt(u, grey).to(grey.dtype)
+    bound = averaged_elbo(log_w) if objective == "averaged" else iwae_bound(log_w)
+    return -bound.mean()
 
 
 def _fit_signature(model: VAE, n: int, args: dict[str, Any]) -> str:
@@ -82,7 +67,7 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
         beta: float = 1.0, warmup_epochs: int = 0, objective: str = "elbo", k: int = 1, seed: int = 0,
         device: str | torch.device = "auto", progress: bool = True, checkpoint_path: str | os.PathLike | None = None,
         time_limit: float | None = None, lr_schedule: Callable[[int], float] | None = None,
-        adam_eps: float = 1e-8) -> dict[str, Any]:
+        adam_eps: float = 1e-8, precision: str = "fp32") -> dict[str, Any]:
     """Train ``model`` in place with Adam; return the history dict.
 
     x_train: (N, 784) grey levels in [0, 1] (byte/255; uint8 bytes are divided by 255), binarized afresh
@@ -93,11 +78,16 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
     ends with the same weights as an uninterrupted one.
     time_limit: seconds for this call; training stops after the first batch that ends past it
     (``history["stopped"] = "time_limit"``; the partial epoch is recorded but not checkpointed).
+    precision: "fp32", or "bf16" for mixed precision: the matrix products run in bfloat16 under autocast
+    while the weights (and Adam's state) stay float32 and the loss is computed in float32 (the networks
+    return float32 outputs). Evaluation is unaffected: call the model outside ``fit``.
     History keys: epoch, loss (mean training loss per epoch), beta, lr, seconds (per epoch),
-    elapsed, steps, stopped (None | "time_limit"), objective, k, device.
+    elapsed, steps, stopped (None | "time_limit"), objective, k, device, precision.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}.")
     if x_train.ndim != 2:
         raise ValueError(f"x_train must have shape (N, 784), got {tuple(x_train.shape)}.")
     dev = resolve_device(device)
@@ -114,9 +104,11 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
     fused = dev.type in ("cpu", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=adam_eps, fused=fused)
     history: dict[str, Any] = {"epoch": [], "loss": [], "beta": [], "lr": [], "seconds": [], "elapsed": 0.0,
-                               "steps": 0, "stopped": None, "objective": objective, "k": k, "device": str(dev)}
+                               "steps": 0, "stopped": None, "objective": objective, "k": k, "device": str(dev),
+                               "precision": precision}
     signature = _fit_signature(model, n, {"batch_size": batch_size, "lr": lr, "beta": beta, "seed": seed,
-                                          "warmup_epochs": warmup_epochs, "objective": objective, "k": k})
+                                          "warmup_epochs": warmup_epochs, "objective": objective, "k": k,
+                                          "precision": precision})
     start_epoch = 0
     if checkpoint_path is not None and Path(checkpoint_path).is_file():
         state = torch.load(checkpoint_path, map_location=dev, weights_only=True)
@@ -142,12 +134,13 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
             total, seen, beta_t = 0.0, 0, beta
             perm = torch.randperm(n, generator=generator, device=dev)
             for block in range(0, n, _BLOCK_ROWS):
-                xs = binarize_rows(grey.index_select(0, perm[block:block + _BLOCK_ROWS]), generator)
+                xs = binarize(grey.index_select(0, perm[block:block + _BLOCK_ROWS]), generator)
                 for s in range(0, xs.shape[0], batch_size):
                     xb = xs[s:s + batch_size]
                     step = history["steps"]
                     beta_t = beta * min(1.0, step / warmup_steps) if warmup_steps else beta
-                    loss = training_loss(model, xb, objective, k, beta_t, generator)
+                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                        loss = training_loss(model, xb, objective, k, beta_t, generator)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()

