@@ -27,6 +27,25 @@ __all__ = [
 ]
 
 
+def _checked(x: Tensor, dim: int, name: str) -> Tensor:
+    """``x`` if it is a real floating-point tensor with at least one dimension and ``dim`` is one of them."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}; wrap it with "
+                        "torch.as_tensor(x, dtype=torch.float64).")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects real floating-point values (log weights), got dtype {x.dtype}; "
+                        "convert with x.double() (complex numbers have no order, so no log-sum-exp bound).")
+    if x.dim() == 0:
+        raise ValueError(f"{name} needs the K samples along a dimension; got a 0-d tensor (one number). "
+                         "Pass shape (K,) or (K, B).")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -x.dim() <= dim < x.dim():
+        raise ValueError(f"dim={dim!r} is not a dimension of a tensor of shape {tuple(x.shape)}; "
+                         f"use an integer in [-{x.dim()}, {x.dim() - 1}].")
+    if x.shape[dim] == 0:
+        raise ValueError(f"{name} needs at least one entry along dim={dim}; got an empty dimension.")
+    return x
+
+
 def log_mean_exp(x: Tensor, dim: int = 0, keepdim: bool = False) -> Tensor:
     """log (1/K) Σ_k exp(x_k) along ``dim`` (K = x.shape[dim]), computed stably.
 
@@ -35,10 +54,8 @@ def log_mean_exp(x: Tensor, dim: int = 0, keepdim: bool = False) -> Tensor:
     a slice that is all ``-inf`` gives ``-inf`` (never NaN). Shape: ``x`` with ``dim`` removed
     (kept with size 1 when ``keepdim``).
     """
-    k = x.shape[dim]
-    if k == 0:
-        raise ValueError(f"log_mean_exp needs at least one entry along dim={dim}; got an empty dimension.")
-    return torch.logsumexp(x, dim=dim, keepdim=keepdim) - math.log(k)
+    x = _checked(x, dim, "log_mean_exp")
+    return torch.logsumexp(x, dim=dim, keepdim=keepdim) - math.log(x.shape[dim])
 
 
 def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
@@ -46,12 +63,12 @@ def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
 
     With K = 1 this is the one-sample ELBO estimate log p(x, z) - log q(z | x).
     """
-    return log_mean_exp(log_w, dim=dim)
+    return log_mean_exp(_checked(log_w, dim, "iwae_bound"), dim=dim)
 
 
 def normalized_weights(log_w: Tensor, dim: int = 0) -> Tensor:
     """w̃_k = exp(log_w_k) / Σ_j exp(log_w_j) (softmax along ``dim``); same shape as ``log_w``."""
-    return torch.softmax(log_w, dim=dim)
+    return torch.softmax(_checked(log_w, dim, "normalized_weights"), dim=dim)
 
 
 def effective_sample_size(log_w: Tensor, dim: int = 0) -> Tensor:
@@ -60,6 +77,7 @@ def effective_sample_size(log_w: Tensor, dim: int = 0) -> Tensor:
     ``(K, ...) -> (...)``. ESS ≈ K when the weights are equal (q close to the posterior) and ≈ 1 when one
     weight dominates.
     """
+    log_w = _checked(log_w, dim, "effective_sample_size")
     return torch.exp(2.0 * torch.logsumexp(log_w, dim=dim) - torch.logsumexp(2.0 * log_w, dim=dim))
 
 
@@ -69,7 +87,7 @@ def averaged_elbo(log_w: Tensor, dim: int = 0) -> Tensor:
     It has the same expectation as the one-sample ELBO, only a smaller variance: averaging outside the
     log does not tighten the bound, unlike :func:`iwae_bound`.
     """
-    return log_w.mean(dim=dim)
+    return _checked(log_w, dim, "averaged_elbo").mean(dim=dim)
 
 
 def mean_and_se(x: Tensor, dim: int = 0) -> tuple[Tensor, Tensor]:
@@ -78,10 +96,9 @@ def mean_and_se(x: Tensor, dim: int = 0) -> tuple[Tensor, Tensor]:
     ``(n, ...) -> ((...), (...))``. Computed in float64 when ``x`` is float32 (the mean of many terms);
     with n = 1 the standard error is NaN (one draw says nothing about its spread).
     """
+    x = _checked(x, dim, "mean_and_se")
     x64 = x.double() if x.dtype in (torch.float16, torch.bfloat16, torch.float32) else x
     n = x64.shape[dim]
-    if n == 0:
-        raise ValueError(f"mean_and_se needs at least one value along dim={dim}.")
     mean = x64.mean(dim=dim)
     if n == 1:
         return mean, torch.full_like(mean, float("nan"))

@@ -24,6 +24,7 @@ from .bounds import mean_and_se
 from .distributions import LOG_2PI, DiagonalGaussian, standard_normal_log_prob
 
 __all__ = [
+    "mixture_log_density",
     "aggregate_log_density",
     "aggregate_log_density_and_entropy",
     "index_log_posterior",
@@ -36,22 +37,66 @@ __all__ = [
 
 LogPrior = Callable[[Tensor], Tensor]
 ROW_CHUNK = 256  # rows per block; 256 x 1024 blocks (2 MB in float64) stay in cache
+EXACT_TOLERANCE = 1e-7  # nats: above this rounding bound, blocks are computed without the expanded square
 
 
-def _features(z: Tensor, mu: Tensor, logvar: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """Rows of A (M, 2d+1) and B (N, 2d+1) with A @ Bᵀ = log N(z_m; mu_n, sigma_n²) (all in float64 first).
+def _features(z: Tensor, mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
+    """Rows of A (M, 2d+1) and B (N, 2d+1) with A @ Bᵀ = log N(z_m; mu_n, sigma_n²), in the inputs' dtype.
 
     A = [z², z, 1], B = -1/2 [1/sigma², -2 mu/sigma², Σ mu²/sigma² + Σ logvar + d log 2π]. Both are
     centred on the mean of mu first (the quadratic form is shift invariant) to limit cancellation.
+    Differentiable (no in-place operations).
     """
-    z, mu, logvar = z.double(), mu.double(), logvar.double()
-    shift = mu.mean(0)
+    shift = mu.detach().mean(0)
     z, mu = z - shift, mu - shift
     prec = torch.exp(-logvar)
     const = (mu.pow(2) * prec).sum(1, keepdim=True) + logvar.sum(1, keepdim=True) + mu.shape[1] * LOG_2PI
     b = -0.5 * torch.cat([prec, -2.0 * mu * prec, const], dim=1)
     a = torch.cat([z.pow(2), z, torch.ones_like(z[:, :1])], dim=1)
-    return a.to(dtype), b.to(dtype)
+    return a, b
+
+
+def _check_shapes(z: Tensor | None, mu: Tensor, logvar: Tensor) -> None:
+    """Tensors of floats, z (M, d) (unless None), mu and logvar (N, d) with N >= 1, finite, and variances
+    (and their inverses) that float64 can represent; otherwise an error that says what was expected."""
+    named = (("z", z), ("mu", mu), ("logvar", logvar)) if z is not None else (("mu", mu), ("logvar", logvar))
+    for name, value in named:
+        if not isinstance(value, Tensor) or not value.is_floating_point():
+            kind = value.dtype if isinstance(value, Tensor) else type(value).__name__
+            raise TypeError(f"{name} must be a floating-point torch.Tensor, got {kind}; convert it with "
+                            f"torch.as_tensor({name}, dtype=torch.float64).")
+    if mu.dim() != 2 or mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must both have shape (N, d); got mu {tuple(mu.shape)}, "
+                         f"logvar {tuple(logvar.shape)}.")
+    if z is not None and (z.dim() != 2 or z.shape[1] != mu.shape[1]):
+        raise ValueError(f"z must have shape (M, d) with d = {mu.shape[1]} like mu; got {tuple(z.shape)}.")
+    if mu.shape[0] == 0:
+        raise ValueError("the mixture needs at least one component: mu and logvar are empty (N = 0).")
+    limit = math.log(torch.finfo(torch.float64).max) - 10  # exp(±logvar) stays finite in float64
+    with torch.no_grad():
+        if not all(torch.isfinite(t).all() for _, t in named):
+            raise ValueError("z, mu and logvar must be finite (found NaN or inf).")
+        if float(logvar.abs().max()) > limit:
+            raise ValueError(f"logvar must lie in (-{limit:.0f}, {limit:.0f}): a variance exp({float(logvar.min()):.3g}) "
+                             "or its inverse is not representable in float64.")
+
+
+def _positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+def mixture_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log (1/C) Σ_c N(z; mu_c, diag exp(logvar_c)); z (M, d), mu/logvar (C, d) -> (M,), in z's dtype.
+
+    One (M, 2d+1) × (2d+1, C) matrix product and a log-sum-exp, differentiable in all three inputs: the
+    density of a learnable mixture prior with C components. For the aggregate posterior (C = N up to
+    60,000, no gradients) use the streaming ``aggregate_log_density``.
+    """
+    _check_shapes(z, mu, logvar)
+    a, b = _features(z, mu.to(z.dtype), logvar.to(z.dtype))
+    return torch.logsumexp(a @ b.T, dim=1) - math.log(mu.shape[0])
 
 
 def _stream(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int, entropy: bool,
@@ -62,19 +107,46 @@ def _stream(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int, entropy: boo
     where l_n = log N(z; mu_n, sigma_n²). Then log Σ_n e^{l_n} = m + log S and
     H[q(n|z)] = log Σ e^{l} - Σ_n (e^{l_n}/Σ e^{l}) l_n = log S - U / S.
     """
-    if z.dim() != 2 or mu.dim() != 2 or mu.shape != logvar.shape or z.shape[1] != mu.shape[1]:
-        raise ValueError(f"expected z (M, d), mu and logvar (N, d); got {tuple(z.shape)}, {tuple(mu.shape)}, "
-                         f"{tuple(logvar.shape)}.")
-    a, b = _features(z, mu, logvar, matmul_dtype)
+    _check_shapes(z, mu, logvar)
+    _positive_int("chunk_size", chunk_size)
+    z, mu, logvar = z.detach().double(), mu.detach().double(), logvar.detach().double()
+    if _cancellation_error(z, mu, logvar) > EXACT_TOLERANCE:  # narrow components: the expanded square cancels
+        return _stream_blocks(lambda rows, c0: _exact_block(z[rows], mu, logvar, c0, chunk_size),
+                              z.shape[0], mu.shape[0], chunk_size, entropy, -700.0)
+    a, b = _features(z, mu, logvar)
+    a, b = a.to(matmul_dtype), b.to(matmul_dtype)
     floor = -80.0 if matmul_dtype == torch.float32 else -700.0
-    n_total = mu.shape[0]
-    lse_out = torch.empty(z.shape[0], dtype=torch.float64)
-    ent_out = torch.empty(z.shape[0], dtype=torch.float64) if entropy else None
-    for r0 in range(0, z.shape[0], ROW_CHUNK):
-        ar = a[r0:r0 + ROW_CHUNK]
+    return _stream_blocks(lambda rows, c0: a[rows] @ b[c0:c0 + chunk_size].T, z.shape[0], mu.shape[0],
+                          chunk_size, entropy, floor)
+
+
+def _cancellation_error(z: Tensor, mu: Tensor, logvar: Tensor) -> float:
+    """Rounding error (nats) of the expanded square in float64, at most eps · max_n Σ_i (|z|max_i + |mu_ni|)² / sigma_ni²
+    after centring on the mean of mu (the terms z², 2 z mu and mu² of size up to that cancel)."""
+    if z.numel() == 0:
+        return 0.0
+    shift = mu.mean(0)
+    z_max = (z - shift).abs().max(0).values
+    scale = ((z_max + (mu - shift).abs()).square() * torch.exp(-logvar)).sum(1)
+    return float(torch.finfo(torch.float64).eps * scale.max())
+
+
+def _exact_block(z: Tensor, mu: Tensor, logvar: Tensor, c0: int, chunk_size: int) -> Tensor:
+    """log N(z_m; mu_n, sigma_n²) for the components c0..c0+chunk_size, (rows, cols), squared distances direct."""
+    mu_c, lv_c = mu[c0:c0 + chunk_size], logvar[c0:c0 + chunk_size]
+    return DiagonalGaussian(mu_c[None], lv_c[None]).log_prob(z[:, None, :])
+
+
+def _stream_blocks(block_of, m_total: int, n_total: int, chunk_size: int, entropy: bool,
+                   floor: float) -> tuple[Tensor, Tensor | None]:
+    """The streaming log-sum-exp (and entropy) over ``block_of(rows, c0)`` blocks of log densities."""
+    lse_out = torch.empty(m_total, dtype=torch.float64)
+    ent_out = torch.empty(m_total, dtype=torch.float64) if entropy else None
+    for r0 in range(0, m_total, ROW_CHUNK):
+        rows = slice(r0, r0 + ROW_CHUNK)
         m = s = u = None
         for c0 in range(0, n_total, chunk_size):
-            block = ar @ b[c0:c0 + chunk_size].T  # (rows, cols) log densities l_n
+            block = block_of(rows, c0)  # (rows, cols) log densities l_n
             bmax = block.max(dim=1).values.double()
             m_new = bmax if m is None else torch.maximum(m, bmax)
             block.sub_(m_new.to(block.dtype)[:, None])  # l_n - m, in place
@@ -104,7 +176,9 @@ def aggregate_log_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int
     Memory is O(ROW_CHUNK · chunk_size) whatever N and M. ``matmul_dtype=torch.float32`` does the block
     matmul and exponentials in float32 (0.7–1.0× the float64 time in benchmarks/bench_marginal_kl.py; absolute
     error ~1e-5 when |z|, |mu| ≲ 10 and sigma ≳ 0.1, since the expanded square cancels in float32) while
-    the sums across blocks stay float64. Prefer float64 (the default) for very narrow encoders.
+    the sums across blocks stay float64. When the float64 rounding bound of the expanded square exceeds
+    EXACT_TOLERANCE (very narrow components, e.g. logvar ≲ -25), every block is computed from the squared
+    distances directly instead (slower, exact for any variance float64 can represent).
     """
     lse, _ = _stream(z, mu, logvar, chunk_size, False, matmul_dtype)
     return lse - math.log(mu.shape[0])
@@ -129,6 +203,8 @@ def index_log_posterior(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 def sample_aggregate(mu: Tensor, logvar: Tensor, m: int, generator: torch.Generator | None = None) -> Tensor:
     """M draws from q(z): n ~ Uniform{1..N}, then z = mu_n + sigma_n ε; (N, d) -> (M, d), dtype of mu."""
+    _check_shapes(None, mu, logvar)
+    _positive_int("the number of samples", m)
     idx = torch.randint(mu.shape[0], (m,), generator=generator)
     return DiagonalGaussian(mu[idx], logvar[idx]).sample(generator=generator)
 

@@ -16,7 +16,7 @@ from elbo_course.bounds import (
     mean_and_se,
     normalized_weights,
 )
-from elbo_course.toy import LinearGaussian
+from elbo_course.toys.linear_gaussian import LinearGaussian
 
 SETTINGS = settings(deadline=None, derandomize=True, max_examples=30)
 

@@ -20,7 +20,7 @@ from elbo_course.surgery import (
     mutual_information,
     sample_aggregate,
 )
-from elbo_course.toy import GaussianMixtureToy, evenly_spaced
+from elbo_course.toys.gaussian_mixture import GaussianMixtureToy, evenly_spaced
 
 SETTINGS = settings(deadline=None, derandomize=True, max_examples=25)
 
@@ -147,5 +147,5 @@ def test_float32_matmul_agrees_with_float64() -> None:
 
 
 def test_bad_shapes_give_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"z \(M, d\)"):
+    with pytest.raises(ValueError, match=r"z must have shape \(M, d\) with d = 3"):
         aggregate_log_density(torch.zeros(3, 2), torch.zeros(4, 3), torch.zeros(4, 3))
