@@ -1,4 +1,5 @@
-"""Exact toys: closed forms against independent computations (Bayes' rule, quadrature, Monte Carlo)."""
+"""``toys.linear_gaussian``: closed forms against independent computations (Bayes' rule, quadrature, Monte
+Carlo, plain ``math``), the lesson-01 explorer state, the Jensen-gap estimate and the data-set ELBO."""
 from __future__ import annotations
 
 import math
@@ -8,8 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elbo_course.distributions import DiagonalGaussian
-from elbo_course.toy import GaussianMixtureToy, LinearGaussian, evenly_spaced, surgery_terms
+from elbo_course.bounds import log_mean_exp
+from elbo_course.toys.linear_gaussian import LinearGaussian, elbo_explorer_state, jensen_gap_mc, mc_elbo_dataset
+from closed_forms import elbo, kl_to_posterior, log_evidence
 
 SETTINGS = settings(deadline=None, derandomize=True, max_examples=40)
 f64 = dict(dtype=torch.float64)
@@ -21,6 +23,7 @@ def _quad(f, lo: float = -40.0, hi: float = 40.0, n: int = 400_001) -> torch.Ten
     return f(z).sum() * (z[1] - z[0])
 
 
+# ---- the model -------------------------------------------------------------------------------------------
 @SETTINGS
 @given(model=models, x=st.floats(-4, 4), m=st.floats(-3, 3), v=st.floats(0.01, 4.0))
 def test_elbo_readings_agree_and_equal_evidence_minus_posterior_kl(model: LinearGaussian, x: float, m: float, v: float) -> None:
@@ -56,6 +59,13 @@ def test_closed_forms_against_quadrature() -> None:
     assert abs(float(-_quad(lambda z: q(z) * log_q(z)) - model.entropy(v))) < 1e-9
 
 
+def test_densities_keep_the_broadcast_shape() -> None:
+    model = LinearGaussian(1.0, 0.5, weight=2.0)
+    x, z = torch.zeros(3, **f64), torch.zeros(4, 1, **f64)
+    assert model.log_joint(x, z).shape == (4, 3) and model.log_evidence(1.0).shape == ()
+    assert model.kl_to_posterior(x, 0.0, 1.0).shape == (3,) and LinearGaussian.entropy(torch.ones(2, 5)).shape == (2, 5)
+
+
 def test_log_weights_average_to_the_elbo_and_are_constant_at_the_posterior() -> None:
     model, x = LinearGaussian(1.0, 1.0), torch.tensor([0.5, -2.0], **f64)
     log_w = model.log_weights(x, 0.3, 0.2, 20_000, torch.Generator().manual_seed(0))
@@ -85,42 +95,52 @@ def test_linear_gaussian_rejects_bad_variances() -> None:
         LinearGaussian(prior_var=0.0)
 
 
-@pytest.mark.parametrize("n,spacing,width,d", [(5, 1.0, 0.5, 1), (7, 0.3, 1.2, 1), (9, 1.0, 0.5, 2), (6, 2.0, 0.3, 2)])
-def test_mixture_identity_by_quadrature(n: int, spacing: float, width: float, d: int) -> None:
-    t = surgery_terms(n, spacing, width, d)
-    assert t["mass_error"] < 1e-10
-    assert abs(t["identity_residual"]) < 1e-9  # avg KL (closed form) = MI + marginal KL (quadrature)
-    assert -1e-12 <= t["mutual_info"] <= t["log_n"] + 1e-12 and t["marginal_kl"] >= 0
-    finer = evenly_spaced(n, spacing, width, d, points=2 * t["grid_points"] - 1 if d == 1 else 700).terms()
-    assert abs(finer["marginal_kl"] - t["marginal_kl"]) < 1e-9  # converged grid
+def test_iwae_means_rise_towards_log_evidence_on_the_linear_gaussian() -> None:
+    toy = LinearGaussian(prior_var=1.0, noise_var=0.5)
+    x = torch.full((2000,), 1.5, dtype=torch.float64)       # 2000 replicates of the same observation
+    m, v = toy.posterior(x)
+    gen = torch.Generator().manual_seed(9)
+    means = []
+    for k in (1, 10, 100):
+        lk = log_mean_exp(toy.log_weights(x, m + 0.5, 2.0 * v, k, gen), dim=0)   # (k, 2000) -> (2000,)
+        means.append(float(lk.mean()))
+    exact = float(toy.log_evidence(x[0]))
+    assert means[0] < means[1] < means[2] <= exact + 1e-3
 
 
-def test_mutual_information_at_both_ends() -> None:
-    collapsed = evenly_spaced(6, spacing=0.0, width=0.7).terms()
-    assert abs(collapsed["mutual_info"]) < 1e-10
-    single = DiagonalGaussian(torch.zeros(1, **f64), torch.full((1,), 2 * math.log(0.7), **f64))
-    assert abs(collapsed["marginal_kl"] - float(single.kl_standard_normal())) < 1e-10  # q(z) is one Gaussian
-    for d in (1, 2):
-        sharp = evenly_spaced(9, spacing=1.0, width=0.02, d=d).terms()
-        assert abs(sharp["mutual_info"] - math.log(9)) < 1e-8
-        assert abs(sharp["identity_residual"]) < 1e-8
+# ---- lesson helpers --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("x", [-2.0, 0.0, 1.0, 3.3])
+@pytest.mark.parametrize("m, s", [(-1.0, 1.5), (0.2, 0.9), (2.0, 0.1), (0.0, 2.4)])
+def test_explorer_state_matches_independent_formulas(x, m, s):
+    state = elbo_explorer_state(m, s, x)
+    assert state["log_evidence"] == pytest.approx(log_evidence(x), abs=1e-12)
+    assert state["elbo"] == pytest.approx(elbo(x, m, s), abs=1e-12)
+    assert state["kl"] == pytest.approx(kl_to_posterior(x, m, s), abs=1e-12)
+    assert abs(state["gap"] - state["kl"]) < 1e-9 and state["gap"] > 0
+    assert (state["posterior_mean"], state["posterior_std"]) == pytest.approx((x / 2, math.sqrt(0.5)))
 
 
-def test_mixture_with_a_callable_prior_matches_closed_form_kl() -> None:
-    wide = DiagonalGaussian(torch.zeros(2, **f64), torch.full((2,), math.log(4.0), **f64))
-    toy = GaussianMixtureToy(torch.tensor([[0.5, -1.0], [1.5, 0.0], [-1.0, 1.0]], **f64), 0.6, log_prior=wide.log_prob)
-    q = DiagonalGaussian(toy.mu, toy.logvar)
-    assert abs(toy.avg_kl() - float(q.kl(wide).mean())) < 1e-9
-    t = toy.terms()
-    assert abs(t["identity_residual"]) < 1e-9 and 0 < t["mutual_info"] < math.log(3)
+def test_explorer_state_rejects_a_non_positive_std():
+    with pytest.raises(ValueError, match="positive"):
+        elbo_explorer_state(0.0, 0.0)
 
 
-def test_index_posterior_and_densities() -> None:
-    toy = evenly_spaced(4, 1.0, 0.4, d=2)
-    assert torch.allclose(toy.mu.mean(0), torch.zeros(2, **f64), atol=1e-12) and toy.mu.shape == (4, 2)
-    z = torch.randn(10, 2, generator=torch.Generator().manual_seed(0), **f64)
-    torch.testing.assert_close(toy.index_posterior(z).exp().sum(0), torch.ones(10, **f64))
-    grid, q, p = toy.densities()
-    assert grid.shape[0] == q.shape[0] == p.shape[0] and abs(float(q.sum()) * toy.cell - 1.0) < 1e-9
-    with pytest.raises(ValueError, match="d = 1 or 2"):
-        GaussianMixtureToy(torch.zeros(3, 3), 1.0)
+def test_jensen_gap_mc_on_an_exact_sample():
+    w = torch.tensor([0.5] * 6 + [4.0] * 4, dtype=torch.float64)  # empirical law = the two-point law
+    gap, se = jensen_gap_mc(w)
+    assert gap == pytest.approx(math.log(1.9) - 0.6 * math.log(0.5) - 0.4 * math.log(4.0), abs=1e-12)
+    assert se > 0
+    assert jensen_gap_mc(torch.full((5,), 3.0)) == pytest.approx((0.0, 0.0), abs=1e-12)
+    with pytest.raises(ValueError, match="positive"):
+        jensen_gap_mc(torch.tensor([1.0, -1.0]))
+
+
+def test_mc_elbo_dataset_unbiased_and_zero_variance_at_exact_encoder():
+    toy, data = LinearGaussian(), torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)
+    exact = sum(elbo(float(x), 0.3 * float(x) + 0.2, 0.9) for x in data) / 3
+    est = mc_elbo_dataset(toy, data, (0.3, 0.2, 0.9), 20_000, torch.Generator().manual_seed(3))
+    for mean, se in est.values():
+        assert abs(mean - exact) < 5 * se and 0 < se < 0.05
+    same = torch.full((4,), 1.2, dtype=torch.float64)
+    est = mc_elbo_dataset(toy, same, (0.5, 0.0, math.sqrt(0.5)), 500, torch.Generator().manual_seed(4))
+    assert est["full_mc"][1] < 1e-12 and est["full_mc"][0] == pytest.approx(log_evidence(1.2), abs=1e-12)

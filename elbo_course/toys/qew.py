@@ -1,8 +1,8 @@
 """The implicit distribution q_EW behind the IWAE bound (Cremer et al., 2017), on a 2-D toy (lesson 04).
 
-Toy model (float64, numpy): z ~ N(0, I_2), x | z ~ N(z_1 z_2, s²). Observing x > 0 gives a two-lobed
-posterior along the hyperbola z_1 z_2 = x; log p(x) = log ∫ p(x, z) dz is computed by quadrature on a
-grid (the integrand is smooth and negligible outside the box), so it is exact to many digits.
+Toy model (float64; numpy arrays in and out): z ~ N(0, I_2), x | z ~ N(z_1 z_2, s²). Observing x > 0
+gives a two-lobed posterior along the hyperbola z_1 z_2 = x; log p(x) = log ∫ p(x, z) dz is computed by
+quadrature on a grid (the integrand is smooth and negligible outside the box), so it is exact to many digits.
 
 Sampling-importance-resampling (SIR) with proposal q and K samples: draw z_1..z_K ~ q, weights
 w_k = p(x, z_k) / q(z_k), pick one index k with probability w̃_k = w_k / Σ_j w_j. The picked z has density
@@ -15,28 +15,36 @@ What holds (Cremer et al.; Domke & Sheldon 2018) is an inequality, not the equal
     L_K(q) = E log (1/K) Σ_k w_k  ≤  ELBO(q_EW) = E_{q_EW} [log p(x, z) - log q_EW(z)]  ≤  log p(x).
 
 ``elbo_qew`` evaluates q_EW on the grid (averaging q_IW over R shared draws of z_{2:K}) and integrates
-by quadrature; ``iwae_bound_mc`` estimates L_K from independent replicates (mean and standard error).
+by quadrature; ``iwae_bound_mc`` estimates L_K from independent replicates (mean and standard error);
+``qew_summary`` bundles the numbers of one K (lesson 04's widget callback draws them,
+``elbo_course.figures.lesson04.qew_panel``). Densities are those of ``elbo_course.distributions`` and
+log-sum-exps those of ``torch`` / ``elbo_course.bounds``, evaluated on the numpy arrays without copying.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
-from .runtime import np_rng
+from ..bounds import log_mean_exp
+from ..distributions import DiagonalGaussian, standard_normal_log_prob
 
 __all__ = ["HyperbolaToy", "GaussianProposal", "sir_sample", "iwae_bound_mc", "qew_log_density",
-           "elbo_qew", "qew_panel", "DEFAULT_TOY", "DEFAULT_Q"]
+           "elbo_qew", "qew_summary", "DEFAULT_TOY", "DEFAULT_Q"]
 
-LOG_2PI = float(np.log(2.0 * np.pi))
 Array = NDArray[np.float64]
 
 
 def _logsumexp(a: Array, axis: int) -> Array:
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(a - m), axis=axis))
+    """log Σ exp(a) along ``axis`` with ``torch.logsumexp`` (max-shifted; all -inf gives -inf)."""
+    return torch.logsumexp(torch.from_numpy(np.asarray(a, dtype=np.float64)), dim=axis).numpy()
+
+
+def _log_mean_exp(a: Array, axis: int) -> Array:
+    """log (1/K) Σ_k exp(a_k) along ``axis`` (K = a.shape[axis]) with ``bounds.log_mean_exp``."""
+    return log_mean_exp(torch.from_numpy(np.asarray(a, dtype=np.float64)), dim=axis).numpy()
 
 
 @dataclass(frozen=True)
@@ -50,9 +58,10 @@ class HyperbolaToy:
 
     def log_joint(self, z: Array) -> Array:
         """log p(x, z) = log N(z; 0, I) + log N(x; z_1 z_2, noise²); z (..., 2) -> (...)."""
-        prior = -0.5 * (np.square(z).sum(-1) + 2 * LOG_2PI)
-        resid = (self.x - z[..., 0] * z[..., 1]) / self.noise
-        return prior - 0.5 * (np.square(resid) + LOG_2PI) - np.log(self.noise)
+        zt = torch.from_numpy(np.asarray(z, dtype=np.float64))
+        mean = (zt[..., 0] * zt[..., 1])[..., None]
+        likelihood = DiagonalGaussian(mean, torch.full_like(mean, 2.0 * float(np.log(self.noise))))
+        return (standard_normal_log_prob(zt) + likelihood.log_prob(torch.full_like(mean, self.x))).numpy()
 
     def grid(self) -> tuple[Array, float]:
         """Grid points (n*n, 2) and the cell area h², for midpoint-rule quadrature."""
@@ -78,13 +87,14 @@ class GaussianProposal:
     std: tuple[float, float] = (1.3, 1.3)
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> Array:
-        """Draws of shape (*shape, 2)."""
+        """Draws mean + std ε, ε ~ N(0, I) from ``rng``; shape (*shape, 2)."""
         return np.asarray(self.mean) + np.asarray(self.std) * rng.standard_normal((*shape, 2))
 
     def log_prob(self, z: Array) -> Array:
-        """log q(z) = Σ_i log N(z_i; mean_i, std_i²); (..., 2) -> (...)."""
-        u = (z - np.asarray(self.mean)) / np.asarray(self.std)
-        return -0.5 * (np.square(u) + LOG_2PI).sum(-1) - np.log(np.asarray(self.std)).sum()
+        """log q(z) = log N(z; mean, diag std²) (``DiagonalGaussian``); (..., 2) -> (...)."""
+        mean = torch.tensor(self.mean, dtype=torch.float64)
+        logvar = 2.0 * torch.log(torch.tensor(self.std, dtype=torch.float64))
+        return DiagonalGaussian(mean, logvar).log_prob(torch.from_numpy(np.asarray(z, dtype=np.float64))).numpy()
 
 
 DEFAULT_TOY = HyperbolaToy()
@@ -92,6 +102,7 @@ DEFAULT_Q = GaussianProposal()
 
 
 def _log_weights(toy: HyperbolaToy, q: GaussianProposal, z: Array) -> Array:
+    """log w = log p(x, z) - log q(z); z (..., 2) -> (...)."""
     return toy.log_joint(z) - q.log_prob(z)
 
 
@@ -109,9 +120,8 @@ def sir_sample(toy: HyperbolaToy, q: GaussianProposal, K: int, n: int, rng: np.r
 
 def iwae_bound_mc(toy: HyperbolaToy, q: GaussianProposal, K: int, replicates: int,
                   rng: np.random.Generator) -> tuple[float, float]:
-    """(mean, standard error) of L̂_K = log (1/K) Σ_k w_k over ``replicates`` independent draws."""
-    logw = _log_weights(toy, q, q.sample((replicates, K), rng))
-    lk = _logsumexp(logw, axis=1) - np.log(K)
+    """(mean, standard error) of L̂_K = log (1/K) Σ_k w_k over ``replicates`` independent draws (R, K)."""
+    lk = _log_mean_exp(_log_weights(toy, q, q.sample((replicates, K), rng)), axis=1)   # (R,)
     return float(lk.mean()), float(lk.std(ddof=1) / np.sqrt(replicates))
 
 
@@ -130,7 +140,7 @@ def qew_log_density(toy: HyperbolaToy, q: GaussianProposal, K: int, points: Arra
     for start in range(0, len(points), chunk):
         sl = slice(start, start + chunk)
         denom = np.logaddexp(log_w[sl, None], log_s[None, :])                          # (chunk, R)
-        out[sl] = np.log(K) + log_joint[sl] + _logsumexp(-denom, axis=1) - np.log(inner)
+        out[sl] = np.log(K) + log_joint[sl] + _log_mean_exp(-denom, axis=1)
     return out
 
 
@@ -151,17 +161,17 @@ def elbo_qew(toy: HyperbolaToy, q: GaussianProposal, K: int, inner: int = 2000,
     return {"elbo": elbo, "mass": mass, "log_px": toy.log_evidence()}
 
 
-def qew_panel(K: int, n_samples: int = 3000, seed: int = 0, ax=None, toy: HyperbolaToy = DEFAULT_TOY,
-              q: GaussianProposal = DEFAULT_Q, replicates: int = 20000, inner: int = 1000) -> dict[str, float]:
-    """Widget callback: SIR samples of q_EW for this K over the posterior's contours (when ``ax`` is given).
+def qew_summary(K: int, rng: np.random.Generator, toy: HyperbolaToy = DEFAULT_TOY, q: GaussianProposal = DEFAULT_Q,
+                n_samples: int = 3000, replicates: int = 20000, inner: int = 1000) -> tuple[dict[str, float], Array]:
+    """The numbers of one K and ``n_samples`` SIR draws (n_samples, 2), all drawn from ``rng`` in this order:
+    SIR draws, q_EW's shared inner draws, then the replicates of L̂_K.
 
-    Returns {"K", "L_K", "L_K_se", "elbo_qew", "log_px", "mass", "same_sign", "same_sign_posterior"}.
+    Returns ({"K", "L_K", "L_K_se", "elbo_qew", "log_px", "mass", "same_sign", "same_sign_posterior"}, draws).
     L_1 is ELBO(q) by quadrature (se 0); for K > 1, L_K is a Monte Carlo mean over ``replicates``.
     "same_sign" is the fraction of SIR draws with z_1 z_2 > 0 (q gives 1/2; the posterior's value, by
     quadrature, is "same_sign_posterior").
     """
     K = int(K)
-    rng = np_rng(f"implicit.qew_panel.K{K}", seed)   # one generator per K: no dependence on earlier calls
     draws = sir_sample(toy, q, K, n_samples, rng)
     res = elbo_qew(toy, q, K, inner, rng)
     lk, lk_se = (res["elbo"], 0.0) if K == 1 else iwae_bound_mc(toy, q, K, replicates, rng)
@@ -170,14 +180,4 @@ def qew_panel(K: int, n_samples: int = 3000, seed: int = 0, ax=None, toy: Hyperb
     out = {"K": K, "L_K": lk, "L_K_se": lk_se, "elbo_qew": res["elbo"], "log_px": res["log_px"],
            "mass": res["mass"], "same_sign": float(np.mean(draws[:, 0] * draws[:, 1] > 0)),
            "same_sign_posterior": float(post[pts[:, 0] * pts[:, 1] > 0].sum() / post.sum())}
-    if ax is not None:
-        t = np.linspace(-3.5, 3.5, 141)
-        z1, z2 = np.meshgrid(t, t)
-        post = np.exp(toy.log_posterior(np.stack([z1, z2], -1)))
-        ax.contour(z1, z2, post, levels=5, colors="k", linewidths=0.8)
-        qd = np.exp(q.log_prob(np.stack([z1, z2], -1)))
-        ax.contour(z1, z2, qd, levels=3, colors="tab:blue", linestyles="--", linewidths=0.8)
-        ax.scatter(draws[:, 0], draws[:, 1], s=2, alpha=0.3, color="tab:red")
-        ax.set(xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), aspect="equal", xlabel="$z_1$", ylabel="$z_2$",
-               title=f"K = {K}: L_K = {lk:.3f}, ELBO(q_EW) = {res['elbo']:.3f}")
-    return out
+    return out, draws

@@ -1,5 +1,7 @@
 """Gradient estimators of ∇_μ E_q[f(z)]: reparameterization against the score function (lesson 03).
 
+Maths only; ``elbo_course.figures.lesson03.plot_variance_sweeps`` draws the tables of ``variance_table``.
+
 Toy objective (float64, numpy). q = N(μ, σ² I_d) and a quadratic "log target"
 
     f(z) = -1/2 ||z - a||²,          E_q f = -1/2 (||μ - a||² + d σ²),      ∇_μ E_q f = a - μ.
@@ -40,10 +42,12 @@ class QuadraticToy:
 
     @property
     def mu(self) -> np.ndarray:
+        """μ = ``mean`` · 1_d, shape (d,)."""
         return np.full(self.d, float(self.mean))
 
     @property
     def a(self) -> np.ndarray:
+        """a = ``target`` · 1_d, shape (d,)."""
         return np.full(self.d, float(self.target))
 
     def f(self, z: np.ndarray) -> np.ndarray:
@@ -129,27 +133,3 @@ def variance_table(parameter: str, values: list[float] | list[int], *, base: Qua
     table = {k: np.asarray(v) for k, v in out.items()}
     table["values"] = np.asarray(values, dtype=float)
     return table
-
-
-def plot_variance_sweeps(tables: dict[str, dict[str, np.ndarray]], axes=None):
-    """Three log-log panels (one per swept parameter in ``tables``: "S", "d", "sigma"); returns the figure."""
-    import matplotlib.pyplot as plt
-
-    labels = {"reparameterization": "reparameterization", "score_function": "score function",
-              "score_function_baseline": "score function + baseline"}
-    xlabels = {"S": "samples S", "d": "latent dimension d", "sigma": "scale σ of q"}
-    if axes is None:
-        fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.4))
-    axes = np.atleast_1d(axes)
-    for ax, (param, table) in zip(axes, tables.items()):
-        for name in ESTIMATORS:
-            ax.errorbar(table["values"], table[name], yerr=2 * table[f"{name}_se"], marker="o", ms=3,
-                        label=labels[name], capsize=2)
-        ax.set(xscale="log", yscale="log", xlabel=xlabels[param], ylabel="per-coordinate variance of ĝ")
-        ax.set_xticks(table["values"], [f"{v:g}" for v in table["values"]])
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
-        ax.grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=8)
-    fig = axes[0].figure
-    fig.tight_layout()
-    return fig
