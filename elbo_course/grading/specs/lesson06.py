@@ -6,7 +6,7 @@
   independent float64 NumPy implementation (not ``elbo_course.surgery``).
 * ``max_mutual_info``: the largest value I(n; z) can take for N = 60,000 images: log N nats.
 * ``samples_for_se``: how many draws M' would bring the stored d = 10 marginal-KL standard error to
-  0.01 nats; se ∝ 1/sqrt(M), so M' = M (se / 0.01)², read from ``results/surgery.json``.
+  0.01 nats; se ∝ 1/sqrt(M), so M' = M (se / 0.01)², read from ``results/surgery.json`` (config "eval_samples").
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import math
 import numpy as np
 import torch
 
-from elbo_course.grading import register
+from ...runtime import rng
+from ..check import register
 
 LESSON = "06_mnist_decomposition"
 N_TRAIN = 60_000
@@ -41,7 +42,7 @@ def reference_marginal_kl_estimate(z: torch.Tensor, mu: torch.Tensor, logvar: to
 
 def _marginal_kl_cases() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Small aggregate posteriors: 1-D, 2-D and 5-D, one with a draw far in the tails (underflow test)."""
-    g = torch.Generator().manual_seed(6)
+    g = rng(f"{LESSON}:marginal_kl_cases", seed=0)
     cases = []
     for m, n, d, spread in ((50, 7, 1, 1.0), (200, 30, 2, 2.0), (100, 60, 5, 0.5)):
         mu = torch.randn(n, d, generator=g) * spread
@@ -55,15 +56,15 @@ def _marginal_kl_cases() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 def _samples_for_se() -> float:
     """M (se / 0.01)² for the stored d = 10 model: the draws needed for a 0.01-nat standard error."""
-    from elbo_course.experiments import load_results
+    from ...experiments import load_results
 
     results = load_results("surgery", "full")
     entry = next(m for m in results["models"] if m["latent_dim"] == 10)
-    return results["config"]["num_samples"] * (entry["marginal_kl_se"] / TARGET_SE) ** 2
+    return results["config"]["eval_samples"] * (entry["marginal_kl_se"] / TARGET_SE) ** 2
 
 
 register(
-    f"{LESSON}.marginal_kl_estimate",
+    f"{LESSON}-marginal_kl_estimate",
     difficulty=2,
     cases=_marginal_kl_cases,
     reference=reference_marginal_kl_estimate,
@@ -75,7 +76,7 @@ register(
 )
 
 register(
-    f"{LESSON}.max_mutual_info",
+    f"{LESSON}-max_mutual_info",
     difficulty=1,
     expected=math.log(N_TRAIN),
     rtol=1e-4,
@@ -85,11 +86,11 @@ register(
 )
 
 register(
-    f"{LESSON}.samples_for_se",
+    f"{LESSON}-samples_for_se",
     difficulty=2,
     expected=_samples_for_se,
     rtol=0.02,
     atol=1.0,
     hint="A Monte Carlo standard error is s / sqrt(M): to divide it by c you need c² times more draws. "
-         "Use M = results['config']['num_samples'] and the d = 10 entry's marginal_kl_se.",
+         "Use M = results['config']['eval_samples'] and the d = 10 entry's marginal_kl_se.",
 )

@@ -1,14 +1,22 @@
 """Exercise specs of lesson ``03_the_vae``: the reparameterized sample and the negative-ELBO loss.
 
-References are written independently of ``elbo_course.models`` (NumPy float64 formulas), so each check
-is a second implementation rather than the library run twice. Cases are small seeded tensors.
+reparameterized_sample  z = mu + exp(logvar / 2) eps, a function of (mu, logvar, eps), each (B, d).
+negative_elbo           batch mean of -log p(x|z) + KL(q ‖ N(0, I)), a function of (logits (B, D), x (B, D),
+                        mu (B, d), logvar (B, d)); one case has logits of size 30 where a naive
+                        log(1 + e^l) overflows in float32.
+
+References are NumPy float64 formulas, written independently of ``elbo_course.models``; cases are small
+tensors from ``rng("03_the_vae:<purpose>", seed=0)``.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from elbo_course.grading import register
+from ...runtime import rng
+from ..check import register
+
+LESSON = "03_the_vae"
 
 
 def reference_reparameterized_sample(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -18,7 +26,7 @@ def reference_reparameterized_sample(mu: torch.Tensor, logvar: torch.Tensor, eps
 
 
 def _sample_cases() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(3)
+    g = rng(f"{LESSON}:reparameterized_sample_cases", seed=0)
     cases = [(torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([[1.0, -2.0]])),
              (torch.tensor([[1.0, -1.0, 0.5]]), torch.tensor([[0.0, 2.0, -4.0]]), torch.tensor([[0.3, 0.3, 0.3]]))]
     for shape in ((4, 2), (3, 20)):
@@ -34,14 +42,14 @@ def reference_negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Ten
     log p(x|z) = Σ_j [x_j l_j - log(1 + e^{l_j})] (l = logits, shape (B, D));
     KL = 1/2 Σ_i [mu_i² + e^{logvar_i} - 1 - logvar_i] (shape (B, d)).
     """
-    l, xx, m, lv = (np.asarray(t.detach().numpy(), dtype=np.float64) for t in (logits, x, mu, logvar))
-    log_px = (xx * l - np.logaddexp(0.0, l)).sum(axis=-1)
+    lg, xx, m, lv = (np.asarray(t.detach().numpy(), dtype=np.float64) for t in (logits, x, mu, logvar))
+    log_px = (xx * lg - np.logaddexp(0.0, lg)).sum(axis=-1)
     kl = 0.5 * (m ** 2 + np.exp(lv) - 1.0 - lv).sum(axis=-1)
     return torch.tensor(float(np.mean(kl - log_px)), dtype=torch.float64)
 
 
 def _loss_cases() -> list[tuple[torch.Tensor, ...]]:
-    g = torch.Generator().manual_seed(4)
+    g = rng(f"{LESSON}:negative_elbo_cases", seed=0)
     cases = [(torch.zeros(1, 3), torch.tensor([[1.0, 0.0, 1.0]]), torch.zeros(1, 2), torch.zeros(1, 2))]
     for b, dim, d, scale in ((5, 784, 2, 1.0), (3, 10, 4, 30.0)):  # large logits: log(1 + e^l) must not overflow
         x = (torch.rand(b, dim, generator=g) < 0.3).float()
@@ -50,12 +58,12 @@ def _loss_cases() -> list[tuple[torch.Tensor, ...]]:
     return cases
 
 
-register("03_the_vae.reparameterized_sample", difficulty=1, cases=_sample_cases,
+register(f"{LESSON}-reparameterized_sample", difficulty=1, cases=_sample_cases,
          reference=reference_reparameterized_sample, rtol=1e-5, atol=1e-6,
          hint="The encoder returns the log-variance, so the standard deviation is exp(logvar / 2), not "
               "exp(logvar) or logvar itself: z = mu + exp(0.5 * logvar) * eps.")
 
-register("03_the_vae.negative_elbo", difficulty=2, cases=_loss_cases, reference=reference_negative_elbo,
+register(f"{LESSON}-negative_elbo", difficulty=2, cases=_loss_cases, reference=reference_negative_elbo,
          rtol=1e-4, atol=1e-3,
          hint="Sum over pixels and over latent units first, then average over the batch. The Bernoulli term "
               "is -BCE-with-logits (F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(-1)), "

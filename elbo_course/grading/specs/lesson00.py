@@ -1,7 +1,11 @@
 """Exercise specs of lesson ``00_start_here`` (warm-ups: a stable log-mean-exp, Jensen's inequality).
 
-References are written independently of ``elbo_course.bounds`` (float64 NumPy), so each check is a
-second implementation, not the same code run twice.
+log_mean_exp   the student's log (1/K) Σ_k exp(x_k), a function (K,) -> 0-d tensor, run on stored cases
+               (easy ones, then ones where exp overflows or underflows in float32); reference below.
+jensen         {"larger": which of log(mean w) and mean(log w) is larger, "gap": their difference} for
+               the log-weights JENSEN_LOG_W.
+
+References are float64 NumPy, written independently of ``elbo_course.bounds``.
 """
 from __future__ import annotations
 
@@ -10,14 +14,16 @@ import math
 import numpy as np
 import torch
 
-from elbo_course.grading import register
+from ...runtime import rng
+from ..check import register
 
+LESSON = "00_start_here"
 # Log-weights log w_k of the Jensen exercise (predict-then-check); the notebook prints the same numbers.
 JENSEN_LOG_W = (-3.0, -1.0, -2.5, -0.5)
 
 
 def reference_log_mean_exp(x: torch.Tensor) -> torch.Tensor:
-    """log (1/K) sum_k exp(x_k) over the K entries of x (shape (K,)) as a 0-d float64 tensor.
+    """log (1/K) Σ_k exp(x_k) over the K entries of x (shape (K,)) as a 0-d float64 tensor.
 
     Computed as m + log mean exp(x - m) with m = max x; all entries -inf gives -inf.
     """
@@ -29,7 +35,7 @@ def reference_log_mean_exp(x: torch.Tensor) -> torch.Tensor:
 
 def _log_mean_exp_cases() -> list[tuple[torch.Tensor]]:
     """Inputs of shape (K,): easy ones, then ones where exp overflows or underflows in float32."""
-    g = torch.Generator().manual_seed(0)
+    g = rng(f"{LESSON}:log_mean_exp_cases", seed=0)
     rows = [
         torch.tensor([0.0, 1.0, 2.0]),
         torch.tensor([5.0]),
@@ -50,7 +56,7 @@ def _jensen_expected() -> dict[str, object]:
 
 
 register(
-    "00_start_here.log_mean_exp",
+    f"{LESSON}-log_mean_exp",
     difficulty=1,
     cases=_log_mean_exp_cases,
     reference=reference_log_mean_exp,
@@ -61,7 +67,7 @@ register(
 )
 
 register(
-    "00_start_here.jensen",
+    f"{LESSON}-jensen",
     difficulty=1,
     expected=_jensen_expected,
     rtol=1e-6,

@@ -1,9 +1,12 @@
 """Write the student notebooks ``lessons/`` from the single source ``solutions/``.
 
-    python -m elbo_course.build lessons   # (re)write lessons/*.ipynb, delete lessons whose solution is gone
-    python -m elbo_course.build check     # exit 1 and list the differences when lessons/ is stale
+    python -m elbo_course.grading.build lessons   # (re)write lessons/*.ipynb, delete lessons whose solution is gone
+    python -m elbo_course.grading.build check     # exit 1 and list the differences when lessons/ is stale
 
-For every code cell of ``solutions/<lesson_id>.ipynb``:
+Every solution notebook is first validated against the exercise format of ``grading.notebook`` (legal,
+matching ids in the solution cell, the grade cell and its ``check`` call; markers alone on their lines,
+in the right cells); a violation stops the build with a message naming the cell, and nothing is written.
+Then, for every code cell:
 
 * the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` (a cell with nbgrader ``solution``
   metadata) become one line, at the indentation of the BEGIN marker,
@@ -26,53 +29,27 @@ from pathlib import Path
 
 import nbformat
 
-from .fileio import atomic_write
+from ..fileio import atomic_write
+from .notebook import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, NotebookFormatError,
+                       check_marker_lines, exercises, has_marker, is_grade_cell, is_solution_cell, marker_regions,
+                       nbgrader)
 
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 DEFAULT_INSTRUCTION = "replace this line with your code"
-
-
-class BuildError(ValueError):
-    """A solution notebook that cannot be turned into a lesson; the message names the cell."""
-
-
-def _regions(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
-    """(start, stop) line indices of each begin..end region, markers included; validates nesting."""
-    found, start = [], None
-    for i, line in enumerate(lines):
-        text = line.strip()
-        if text == begin:
-            if start is not None:
-                raise BuildError(f"{where}: '{begin}' inside an open region (line {i + 1}); close it first.")
-            start = i
-        elif text == end:
-            if start is None:
-                raise BuildError(f"{where}: '{end}' without '{begin}' (line {i + 1}).")
-            found.append((start, i + 1))
-            start = None
-    if start is not None:
-        raise BuildError(f"{where}: '{begin}' (line {start + 1}) has no '{end}'.")
-    return found
+COMMAND = "python -m elbo_course.grading.build"
 
 
 def stub_source(source: str, grade_id: str | None, instruction: str = DEFAULT_INSTRUCTION,
                 where: str = "cell") -> str:
     """The student version of one code cell's source (solution regions stubbed, hidden tests removed)."""
     lines = source.split("\n")
-    for i, line in enumerate(lines):
-        if any(w in line for w in MARKER_WORDS) and line.strip() not in (BEGIN_SOLUTION, END_SOLUTION,
-                                                                         BEGIN_HIDDEN, END_HIDDEN):
-            raise BuildError(f"{where}, line {i + 1}: a marker must stand alone on its line, exactly as "
-                             f"'{BEGIN_SOLUTION}' / '{BEGIN_HIDDEN}' (got {line.strip()!r}).")
-    solutions = _regions(lines, BEGIN_SOLUTION, END_SOLUTION, where)
-    hidden = _regions(lines, BEGIN_HIDDEN, END_HIDDEN, where)
+    check_marker_lines(lines, where)
+    solutions = marker_regions(lines, BEGIN_SOLUTION, END_SOLUTION, where)
+    hidden = marker_regions(lines, BEGIN_HIDDEN, END_HIDDEN, where)
     if solutions and not grade_id:
-        raise BuildError(f"{where}: a solution region needs nbgrader metadata "
-                         "{'solution': true, 'grade_id': '<lesson_id>.<name>'} on its cell.")
-    replace = {start: stop for start, stop in solutions}
-    drop = {start: stop for start, stop in hidden}
+        raise NotebookFormatError(f"{where}: a solution region needs nbgrader metadata "
+                                  "{'solution': true, 'grade_id': '<lesson_id>-<name>'} on its cell.")
+    replace = dict(solutions)
+    drop = dict(hidden)
     out, i = [], 0
     while i < len(lines):
         if i in replace:
@@ -91,25 +68,27 @@ def stub_source(source: str, grade_id: str | None, instruction: str = DEFAULT_IN
 
 
 def lesson_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """A deep copy of ``solution`` with every code cell passed through ``stub_source``."""
+    """A deep copy of ``solution`` with every code cell passed through ``stub_source``.
+
+    Raises NotebookFormatError (naming ``name`` and the cell) for a notebook that breaks the format.
+    """
     lesson = copy.deepcopy(solution)
     for index, cell in enumerate(lesson.cells):
         where = f"{name} cell {index}"
         if cell.cell_type != "code":
-            if any(line.strip() in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
-                   for line in cell.source.split("\n")):
-                raise BuildError(f"{where}: solution/hidden-test markers belong in code cells only.")
+            if has_marker(cell.source):
+                raise NotebookFormatError(f"{where}: solution/hidden-test markers belong in code cells only.")
             continue
-        grading = cell.metadata.get("nbgrader", {})
-        grade_id = grading.get("grade_id") if grading.get("solution") else None
+        if has_marker(cell.source, BEGIN_HIDDEN, END_HIDDEN) and not is_grade_cell(cell):
+            raise NotebookFormatError(f"{where}: hidden tests belong in a grade cell (nbgrader 'grade': true).")
+        grade_id = nbgrader(cell).get("grade_id") if is_solution_cell(cell) else None
         instruction = cell.metadata.get("elbo_course", {}).get("instruction", DEFAULT_INSTRUCTION)
         new_source = stub_source(cell.source, grade_id, instruction, where)
-        if BEGIN_HIDDEN in cell.source and not grading.get("grade"):
-            raise BuildError(f"{where}: hidden tests belong in a grade cell (nbgrader 'grade': true).")
         if new_source != cell.source:
             cell.source = new_source
             cell.outputs = []
             cell.execution_count = None
+    exercises(solution, name)  # ids, grade cells and check() calls follow grading.notebook
     return lesson
 
 
@@ -159,7 +138,8 @@ def write_lessons(solutions_dir: Path, lessons_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m elbo_course.build", description=__doc__.split("\n")[0])
+    """The command line; returns 0 (done / up to date), 1 (lessons/ stale) or 2 (a notebook breaks the format)."""
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("lessons", "check"))
     parser.add_argument("--root", type=Path, default=Path.cwd(),
                         help="repository root holding solutions/ and lessons/ (default: current folder)")
@@ -174,13 +154,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             return 0
         diffs = differences(solutions, lessons)
-    except BuildError as err:
+    except NotebookFormatError as err:
         print(f"build error: {err}", file=sys.stderr)
         return 2
     for line in diffs:
         print(line)
     if diffs:
-        print("lessons/ is stale: run `make lessons` (python -m elbo_course.build lessons).", file=sys.stderr)
+        print(f"lessons/ is stale: run `make lessons` ({COMMAND} lessons).", file=sys.stderr)
         return 1
     print("lessons/ is up to date.")
     return 0
