@@ -8,24 +8,26 @@ Every published number comes from ``elbo_course.reference`` with its label.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from . import reference
 from .fileio import atomic_write
-from .experiments.common import command, results_root
+from .experiments import load_results
+from .experiments.common import StaleArtifactError, command, results_root
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def _load(name: str) -> dict[str, Any] | None:
-    path = results_root() / f"{name}.json"
-    if not path.is_file():
+    """The verified ``full`` results of experiment ``name``, or None when they are missing (no table)."""
+    try:
+        return load_results(name, "full")
+    except StaleArtifactError:
+        if (results_root() / f"{name}.json").is_file():
+            raise  # present but stale or corrupted: never print a table from it
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 def _models(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ def ci_results(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_ci_run_writes_a_valid_results_file(ci_results: Path) -> None:
     results = common.load_results("iwae", budget="ci", root=ci_results)
-    for key in ("budget", "config_fingerprint", "data_sha256", "models"):
+    for key in ("budget", "config_fingerprint", "test_data_sha256", "models"):
         assert key in results
     assert results["budget"] == "ci"
     assert results["config_fingerprint"] == common.config_fingerprint(iwae.config("ci"))

@@ -11,7 +11,8 @@ import torch
 import elbo_course.experiments as experiments
 from elbo_course.experiments import __main__ as cli
 from elbo_course.experiments import common
-from elbo_course.models import VAE, StaleArtifactError
+from elbo_course.checkpoints import StaleArtifactError
+from elbo_course.models import VAE
 
 REAL_REGISTRY = experiments.registry
 REGENERATE = "python -m elbo_course.experiments demo --budget full"
@@ -24,6 +25,7 @@ def stored(tmp_path, mnist_available):
     model = VAE(3, hidden=(16, 16))
     entry = common.save_model(model, tmp_path, "demo", "vae_d3", meta={"epochs": 0})
     payload = {"config": {"latent_dim": 3, "epochs": 0}, "seeds": {"init": 0},
+               "test_data_sha256": common.data_sha256("test"),
                "models": {"vae_d3": {**entry, "test_elbo": -500.0, "test_elbo_se": 1.0}}}
     path = common.write_results("demo", "full", payload, tmp_path, wall_seconds=1.23)
     return tmp_path, path, model
@@ -51,7 +53,7 @@ def test_results_dirs() -> None:
 def test_round_trip(stored) -> None:
     directory, path, model = stored
     record = json.loads(path.read_text())
-    for key in ("budget", "config_fingerprint", "data_sha256", "versions", "seeds", "wall_seconds", "name"):
+    for key in ("budget", "config_fingerprint", "test_data_sha256", "versions", "seeds", "wall_seconds", "name"):
         assert key in record
     assert record["versions"]["torch"] == torch.__version__
     assert not list(directory.glob(".*.tmp")) and path.stat().st_mode & 0o777 == 0o644
@@ -74,12 +76,17 @@ def test_missing_and_stale_results_name_the_command(stored, tmp_path_factory) ->
     with pytest.raises(StaleArtifactError, match=f"stale or corrupted.*{REGENERATE}"):
         common.load_model(results, "vae_d3")
     record = json.loads(path.read_text())
-    common.write_json_atomic({**record, "data_sha256": "0" * 64}, path)
+    _rewrite(path, {**record, "test_data_sha256": "0" * 64})
     with pytest.raises(StaleArtifactError, match=f"different data.*{REGENERATE}"):
         common.load_results("demo", "full", root=directory)
-    common.write_json_atomic({**record, "budget": "ci"}, path)
+    _rewrite(path, {**record, "budget": "ci"})
     with pytest.raises(StaleArtifactError, match="budget"):
         common.load_results("demo", "full", root=directory)
+
+
+def _rewrite(path, record: dict) -> None:
+    """Write an edited record with a matching content hash (so that the check under test is the one that fires)."""
+    common.write_json_atomic({**record, "content_sha256": common.content_sha256(record)}, path)
 
 
 def test_run_experiment_and_cli(tmp_path, monkeypatch, mnist_available, capsys) -> None:
@@ -88,7 +95,7 @@ def test_run_experiment_and_cli(tmp_path, monkeypatch, mnist_available, capsys) 
     def run(budget: str, out_dir) -> dict:
         torch.manual_seed(1)
         entry = common.save_model(VAE(2, hidden=(8, 8)), out_dir, "fake_demo", "tiny")
-        return {"seeds": {"init": 1}, "models": {"tiny": entry}}
+        return {"seeds": {"init": 1}, "models": {"tiny": entry}, "test_data_sha256": common.data_sha256("test")}
 
     module.run = run
     module.config = lambda budget: {"budget_epochs": {"ci": 1, "full": 5}[budget]}
@@ -103,7 +110,7 @@ def test_run_experiment_and_cli(tmp_path, monkeypatch, mnist_available, capsys) 
     assert isinstance(common.load_model(results, "tiny"), VAE)
     with pytest.raises(StaleArtifactError, match=r"configuration changed.*--budget full` \(takes a minute\)"):
         json_path = tmp_path / "fake_demo.json"
-        common.write_json_atomic({**json.loads(json_path.read_text()), "budget": "full"}, json_path)
+        _rewrite(json_path, {**json.loads(json_path.read_text()), "budget": "full"})
         common.load_results("fake_demo", "full", root=tmp_path)
     with pytest.raises(ValueError, match="committed results"):
         experiments.run_experiment("fake_demo", "ci", common.results_root())

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import staging
 from .common import (
     StaleArtifactError,
     command,
@@ -26,10 +27,11 @@ from .common import (
     results_dir,
     results_root,
     save_model,
+    schedule,
     write_results,
 )
 
-_NOT_EXPERIMENTS = {"common"}
+_NOT_EXPERIMENTS = {"common", "migrate", "staging"}
 
 
 def registry() -> dict[str, str]:
@@ -42,6 +44,8 @@ def run_experiment(name: str, budget: str, out_dir: str | Path | None = None) ->
     """Run experiment ``name`` in ``budget``, write DIR/NAME.json, return its path.
 
     out_dir defaults to ``results_dir(budget)``; a ``ci`` run refuses to write into the committed results.
+    The run writes into ``staging.staging_dir(out_dir, name)`` and its files replace the committed ones only
+    when it has finished (``staging.commit``): a killed run leaves them byte-identical and resumes later.
     """
     experiments = registry()
     if name not in experiments:
@@ -54,14 +58,17 @@ def run_experiment(name: str, budget: str, out_dir: str | Path | None = None) ->
             committed = None
         if committed is not None and (out.resolve() == committed or committed in out.resolve().parents):
             raise ValueError(f"A ci run may not write into the committed results ({committed}); pick another --out.")
-    out.mkdir(parents=True, exist_ok=True)
     module = importlib.import_module(experiments[name])
+    staging.recover(out, name)
+    stage = staging.staging_dir(out, name)
+    stage.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    payload: dict[str, Any] = module.run(budget, out)
+    payload: dict[str, Any] = module.run(budget, stage)
     if hasattr(module, "config"):
         payload.setdefault("config", module.config(budget))
-    return write_results(name, budget, payload, out, wall_seconds=time.perf_counter() - started)
+    write_results(name, budget, payload, stage, wall_seconds=time.perf_counter() - started)
+    return staging.commit(out, name)
 
 
 __all__ = ["registry", "run_experiment", "load_results", "load_model", "save_model", "results_dir",
-           "command", "StaleArtifactError"]
+           "command", "schedule", "StaleArtifactError"]

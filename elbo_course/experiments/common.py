@@ -11,31 +11,89 @@ temporary directory for ``ci`` (a smoke run never touches committed results). ``
 the package sits in a source checkout (its parent holds pyproject.toml, as with ``pip install -e .``);
 otherwise ``$ELBO_COURSE_RESULTS`` names the folder that plays the role of ``results/``.
 
+Budgets: every experiment states what each budget trains and evaluates in one table,
+``SCHEDULES: dict[str, Schedule]``, and its ``config(budget)`` is built from that row; functions receive the
+sizes explicitly (``schedule(name, budget)``); the active budget of ``elbo_course.setup`` is only the default
+that notebooks pass on.
+
 Every results file records budget, config, config_fingerprint = SHA-256 of the canonical JSON of the config
-(sorted keys, no spaces), data_sha256 = SHA-256 of the fixed binarization of the MNIST test images, library
-versions, seeds and wall time; each model entry records ``checkpoint`` (path relative to DIR) and
-``checkpoint_sha256``. ``load_results`` / ``load_model`` check both and name the command that regenerates.
+(sorted keys, no spaces), train_data_sha256 / test_data_sha256 = SHA-256 of the fixed binarizations of the
+MNIST training and test images (``data.fixed_sha256``), library versions, seeds and wall time; each model
+entry records ``checkpoint`` (path relative to DIR) and ``checkpoint_sha256``. ``load_results`` /
+``load_model`` check them and name the command that regenerates.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import json
+import math
 import os
 import platform
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..checkpoints import StaleArtifactError, load_checkpoint, save_checkpoint
 from ..fileio import atomic_write
-from ..models import VAE, StaleArtifactError, file_sha256, load_checkpoint, save_checkpoint
+from ..models import VAE
 from ..runtime import BUDGETS
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+DATA_SPLITS = ("train", "test")
+REQUIRED_KEYS = ("name", "budget", "config", "config_fingerprint", "models", "content_sha256")
 RESULTS_ENV = "ELBO_COURSE_RESULTS"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What one budget of an experiment trains and evaluates (one row of its ``SCHEDULES`` table).
+
+    Training: ``epochs`` over the first ``train_images`` training images, Adam (``lr``, ``adam_eps``) at
+    ``batch_size``, ``lr_schedule`` None or a named schedule of the experiment. Evaluation: the first
+    ``test_images`` fixed-binarized test images; ``eval_samples`` Monte Carlo draws per estimate (importance
+    samples per image, or draws z ~ q(z) per surgery term), ``recon_samples`` reconstruction draws per image,
+    ``eval_ks`` the K of the reported L_K. ``models`` lists the model ids the budget trains.
+    """
+
+    epochs: int
+    train_images: int
+    test_images: int
+    eval_samples: int
+    models: tuple[str, ...]
+    batch_size: int = 100
+    lr: float = 1e-3
+    adam_eps: float = 1e-8
+    lr_schedule: str | None = None
+    recon_samples: int = 2
+    eval_ks: tuple[int, ...] = ()
+
+    def as_config(self) -> dict[str, Any]:
+        """The fields as plain JSON data (tuples become lists), for ``config(budget)``."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self).items()}
+
+
+def _module(name: str):
+    try:
+        return importlib.import_module(f"{__package__}.{name}")
+    except ImportError:
+        return None
+
+
+def schedule(name: str, budget: str) -> Schedule:
+    """The ``Schedule`` of experiment ``name`` in ``budget`` (its module's ``SCHEDULES[budget]``)."""
+    if budget not in BUDGETS:
+        raise ValueError(f"Unknown budget {budget!r}: use one of {', '.join(BUDGETS)}.")
+    module = _module(name)
+    if module is None or not hasattr(module, "SCHEDULES"):
+        raise KeyError(f"Experiment {name!r} has no SCHEDULES table.")
+    return module.SCHEDULES[budget]
 
 
 class Results(dict):
@@ -52,10 +110,9 @@ def command(name: str, budget: str = "full") -> str:
 def run_time(name: str, budget: str = "full") -> str:
     """The advertised run time of an experiment: its module's ``RUN_TIME[budget]``, when it has one."""
     try:
-        module = importlib.import_module(f"{__package__}.{name}")
-        return str(getattr(module, "RUN_TIME", {})[budget])
-    except (ImportError, KeyError):
-        return "see the experiment's docstring"
+        return str(getattr(_module(name), "RUN_TIME", {})[budget])
+    except KeyError:
+        return "an unstated time: see the experiment's docstring"
 
 
 def _hint(name: str, budget: str) -> str:
@@ -94,8 +151,8 @@ def config_fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
 
 
-def data_sha256(split: str = "test") -> str:
-    """SHA-256 of the fixed binarization of an MNIST split (``elbo_course.data.fixed_sha256``)."""
+def data_sha256(split: str) -> str:
+    """SHA-256 of the fixed binarization of an MNIST split, "train" or "test" (``data.fixed_sha256``)."""
     from ..data import fixed_sha256
 
     return fixed_sha256(split)
@@ -125,21 +182,68 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def write_results(name: str, budget: str, payload: dict[str, Any], out_dir: str | os.PathLike,
-                  wall_seconds: float | None = None, data_hash: str | None = None) -> Path:
-    """Write DIR/NAME.json: ``payload`` plus name, budget, config_fingerprint, data_sha256, versions, wall time.
+                  wall_seconds: float | None = None) -> Path:
+    """Write DIR/NAME.json: ``payload`` plus name, budget, config_fingerprint, the two data hashes, versions,
+    wall time.
 
-    payload should hold ``config`` (dict), ``seeds`` and ``models`` (model_id -> entry); data_hash defaults
-    to ``data_sha256("test")``.
+    payload should hold ``config`` (dict), ``seeds``, ``models`` (a list of entries with ``model_id``) and
+    the hash of each fixed binarization the experiment evaluates on, ``train_data_sha256`` and/or
+    ``test_data_sha256`` (``data_sha256(split)``).
     """
     record = dict(payload)
+    if not any(f"{split}_data_sha256" in record for split in DATA_SPLITS):
+        raise ValueError("write_results needs train_data_sha256 and/or test_data_sha256 in the payload: the hash "
+                         "of each fixed binarization the results were evaluated on (data_sha256(split)).")
     config = record.setdefault("config", {})
     record.update(name=name, budget=budget, config_fingerprint=config_fingerprint(config),
-                  data_sha256=data_hash if data_hash is not None else record.get("data_sha256") or data_sha256(),
                   versions=library_versions())
     record.setdefault("seeds", {})
     if wall_seconds is not None:
         record["wall_seconds"] = round(float(wall_seconds), 1)
+    record = json.loads(json.dumps(record, default=_jsonable))  # plain JSON, as it will be read back
+    record["content_sha256"] = content_sha256(record)
     return write_json_atomic(record, Path(out_dir) / f"{name}.json")
+
+
+def content_sha256(record: dict[str, Any]) -> str:
+    """SHA-256 of ``canonical_json`` of a results record without its own ``content_sha256`` key: any edit of a
+    stored number, key or string changes it."""
+    return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "content_sha256"}).encode()).hexdigest()
+
+
+def _non_finite(obj: Any, where: str = "") -> list[str]:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [where or "/"]
+    if isinstance(obj, dict):
+        return [p for key, value in obj.items() for p in _non_finite(value, f"{where}/{key}")]
+    if isinstance(obj, list):
+        return [p for i, value in enumerate(obj) for p in _non_finite(value, f"{where}/{i}")]
+    return []
+
+
+def validate_results(record: Any) -> list[str]:
+    """What is wrong with a parsed results record ([] when nothing): required keys, model entries with a
+    checkpoint and a 64-hex SHA-256, finite numbers, the config against its fingerprint, the content hash."""
+    if not isinstance(record, dict):
+        return [f"the file holds a {type(record).__name__}, not a results object"]
+    problems = [f"missing key {key!r}" for key in REQUIRED_KEYS if key not in record]
+    if not any(f"{split}_data_sha256" in record for split in DATA_SPLITS):
+        problems.append("no train_data_sha256 or test_data_sha256")
+    models = record.get("models", [])
+    entries = list(models.values()) if isinstance(models, dict) else models if isinstance(models, list) else None
+    if not entries:
+        problems.append("no model entries")
+    for entry in entries or []:
+        sha = entry.get("checkpoint_sha256") if isinstance(entry, dict) else None
+        if not isinstance(sha, str) or len(sha) != 64 or "checkpoint" not in entry:
+            problems.append(f"model entry {entry.get('model_id') if isinstance(entry, dict) else entry!r} lacks a "
+                            "checkpoint and its checkpoint_sha256")
+    problems += [f"non-finite number at {where}" for where in _non_finite(record)]
+    if "config" in record and record.get("config_fingerprint") != config_fingerprint(record["config"]):
+        problems.append("the stored config does not match its config_fingerprint")
+    if "content_sha256" in record and record["content_sha256"] != content_sha256(record):
+        problems.append("content_sha256 does not match the stored numbers (edited by hand or corrupted)")
+    return problems
 
 
 def checkpoint_path(out_dir: str | os.PathLike, name: str, model_id: str) -> Path:
@@ -161,10 +265,7 @@ def save_model(model: VAE, out_dir: str | os.PathLike, name: str, model_id: str,
 
 
 def _current_config(name: str, budget: str) -> dict[str, Any] | None:
-    try:
-        module = importlib.import_module(f"{__package__}.{name}")
-    except ImportError:
-        return None
+    module = _module(name)
     return module.config(budget) if hasattr(module, "config") else None
 
 
@@ -173,9 +274,9 @@ def load_results(name: str, budget: str | None = None, root: str | os.PathLike |
     """Load DIR/NAME.json and verify it; budget None -> ``paper`` in the paper budget, else ``full``.
 
     (Notebooks in the ``ci`` budget read the committed ``full`` results.) Raises StaleArtifactError naming
-    the regenerating command when the file is missing, was written for another budget, its data_sha256
-    differs from today's fixed binarization, or its config_fingerprint differs from the experiment
-    module's ``config(budget)`` (when the module defines one).
+    the regenerating command when the file is missing, not valid JSON or fails ``validate_results``, was
+    written for another budget, its train_data_sha256 or test_data_sha256 differs from today's fixed
+    binarization, or its config_fingerprint differs from the experiment module's ``config(budget)``.
     """
     if budget is None:
         from ..runtime import budget as active_budget
@@ -186,15 +287,24 @@ def load_results(name: str, budget: str | None = None, root: str | os.PathLike |
     if not path.is_file():
         raise StaleArtifactError(f"No stored results for experiment {name!r} ({path} is missing). "
                                  f"{_hint(name, budget)}")
-    with open(path, encoding="utf-8") as handle:
-        results = Results(json.load(handle))
+    restore = f"Restore the committed file with `git checkout -- {path}`, or: {_hint(name, budget)}"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StaleArtifactError(f"{path} is not valid JSON (empty, truncated or corrupted: {error}). "
+                                 f"{restore}") from None
+    problems = validate_results(record)
+    if problems:
+        raise StaleArtifactError(f"{path} cannot be trusted: {'; '.join(problems)}. {restore}")
+    results = Results(record)
     results.directory = directory
     if results.get("budget") != budget:
         raise StaleArtifactError(f"{path} was written by the {results.get('budget')!r} budget, not {budget!r}. "
                                  f"{_hint(name, budget)}")
-    if check_data and results.get("data_sha256") != data_sha256():
-        raise StaleArtifactError(f"{path} was computed on different data (data_sha256 differs from today's fixed "
-                                 f"binarization). {_hint(name, budget)}")
+    for split in DATA_SPLITS if check_data else ():
+        if f"{split}_data_sha256" in results and results[f"{split}_data_sha256"] != data_sha256(split):
+            raise StaleArtifactError(f"{path} was computed on different data ({split}_data_sha256 differs from "
+                                     f"today's fixed binarization). {_hint(name, budget)}")
     current = _current_config(name, budget)
     if current is not None and config_fingerprint(current) != results.get("config_fingerprint"):
         raise StaleArtifactError(f"{path} is stale: the experiment's configuration changed since it was written. "
@@ -220,7 +330,7 @@ def load_model(results: Results, model_id: str, map_location: str | torch.device
     directory = getattr(results, "directory", None) or results_dir(budget)
     path = Path(directory) / entry["checkpoint"]
     try:
-        return load_checkpoint(path, entry["checkpoint_sha256"], map_location=map_location,
+        return load_checkpoint(path, entry.get("checkpoint_sha256"), map_location=map_location,
                                command=command(name, budget))
     except StaleArtifactError as error:
         raise StaleArtifactError(f"{str(error).rstrip('.')} (takes {run_time(name, budget)}).") from None
@@ -229,4 +339,4 @@ def load_model(results: Results, model_id: str, map_location: str | torch.device
 __all__ = ["Results", "StaleArtifactError", "command", "run_time", "results_root", "results_dir", "canonical_json",
            "config_fingerprint", "data_sha256", "library_versions", "write_json_atomic", "write_results",
            "checkpoint_path", "resume_path", "save_model", "load_results", "model_entry", "load_model",
-           "file_sha256"]
+           "Schedule", "schedule", "content_sha256", "validate_results"]

@@ -40,7 +40,7 @@ from ..bounds import log_mean_exp, mean_and_se
 from ..data import fixed_test_subset, load_mnist
 from ..models import VAE, active_units, encoder_means
 from ..train import fit
-from .common import save_model
+from .common import Schedule, data_sha256, save_model
 
 NAME = "iwae"
 RUN_TIME = {"ci": "about 1 minute", "full": "about 30 minutes on 2 CPU cores (31 min measured, shared cores)",
@@ -48,24 +48,24 @@ RUN_TIME = {"ci": "about 1 minute", "full": "about 30 minutes on 2 CPU cores (31
 EVAL_KS = (1, 5, 50, 5000)
 
 _MODELS = {"vae_k1": ("elbo", 1), "iwae_k5": ("iwae", 5), "iwae_k50": ("iwae", 50)}
+ARCHITECTURE = {"latent_dim": 50, "hidden": [200, 200], "activation": "tanh"}
+
+
+#: Per budget: eval_samples importance samples per test image, from which L_K is estimated for each K in
+#: eval_ks (every K divides eval_samples). ``paper`` follows Burda et al.'s schedule (3,280 epochs, batch 20).
+SCHEDULES: dict[str, Schedule] = {
+    "ci": Schedule(epochs=1, train_images=2000, test_images=100, eval_samples=500, eval_ks=(1, 5, 50, 500),
+                   models=("vae_k1", "iwae_k5")),
+    "full": Schedule(epochs=30, train_images=60_000, test_images=1000, eval_samples=5000, eval_ks=EVAL_KS,
+                     models=("vae_k1", "iwae_k5")),
+    "paper": Schedule(epochs=3280, train_images=60_000, test_images=10_000, eval_samples=5000, eval_ks=EVAL_KS,
+                      batch_size=20, adam_eps=1e-4, lr_schedule="burda", models=("vae_k1", "iwae_k5", "iwae_k50")),
+}
 
 
 def config(budget: str) -> dict[str, Any]:
     """The configuration of a budget (its fingerprint marks stored results as stale when it changes)."""
-    arch = {"latent_dim": 50, "hidden": [200, 200], "activation": "tanh"}
-    if budget == "ci":
-        return {**arch, "models": ["vae_k1", "iwae_k5"], "epochs": 1, "train_images": 2000, "batch_size": 100,
-                "lr": 1e-3, "adam_eps": 1e-8, "lr_schedule": None, "test_images": 100, "eval_samples": 500,
-                "eval_ks": [1, 5, 50, 500]}
-    if budget == "full":
-        return {**arch, "models": ["vae_k1", "iwae_k5"], "epochs": 30, "train_images": 60000, "batch_size": 100,
-                "lr": 1e-3, "adam_eps": 1e-8, "lr_schedule": None, "test_images": 1000, "eval_samples": 5000,
-                "eval_ks": list(EVAL_KS)}
-    if budget == "paper":
-        return {**arch, "models": ["vae_k1", "iwae_k5", "iwae_k50"], "epochs": 3280, "train_images": 60000,
-                "batch_size": 20, "lr": 1e-3, "adam_eps": 1e-4, "lr_schedule": "burda", "test_images": 10000,
-                "eval_samples": 5000, "eval_ks": list(EVAL_KS)}
-    raise ValueError(f"Unknown budget {budget!r}: use ci, full or paper.")
+    return {**ARCHITECTURE, **SCHEDULES[budget].as_config()}
 
 
 def burda_lr(epoch: int) -> float:
@@ -100,20 +100,21 @@ def bounds_from_log_weights(model: VAE, x: torch.Tensor, samples: int, ks: list[
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def _train_one(model_id: str, cfg: dict[str, Any], x_train: torch.Tensor, out_dir: Path,
+def _train_one(model_id: str, sched: Schedule, x_train: torch.Tensor, out_dir: Path,
                x_test: torch.Tensor) -> dict[str, Any]:
     objective, k = _MODELS[model_id]
+    cfg = {**ARCHITECTURE, **sched.as_config()}
     seed = runtime.seed_for(f"iwae.train.{model_id}") % 2**31
     torch.manual_seed(seed)
     model = VAE(cfg["latent_dim"], hidden=tuple(cfg["hidden"]), activation=cfg["activation"])
     load_before = os.getloadavg()[0]
-    history = fit(model, x_train, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+    history = fit(model, x_train, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr,
                   objective=objective, k=k, seed=seed, device="auto", progress=False,
-                  adam_eps=cfg["adam_eps"], lr_schedule=burda_lr if cfg["lr_schedule"] == "burda" else None)
+                  adam_eps=sched.adam_eps, lr_schedule=burda_lr if sched.lr_schedule == "burda" else None)
     model = model.cpu().eval()
     t0 = time.perf_counter()
     gen = runtime.rng(f"iwae.eval.{model_id}")
-    per_image = bounds_from_log_weights(model, x_test, cfg["eval_samples"], cfg["eval_ks"], gen)
+    per_image = bounds_from_log_weights(model, x_test, sched.eval_samples, list(sched.eval_ks), gen)
     bounds = {}
     for kk, values in per_image.items():
         mean, se = mean_and_se(values)
@@ -140,14 +141,13 @@ def _train_one(model_id: str, cfg: dict[str, Any], x_train: torch.Tensor, out_di
 
 def run(budget: str, out_dir: Path) -> dict[str, Any]:
     """Train and evaluate the models of ``budget``; checkpoints go to out_dir/checkpoints/iwae/."""
-    cfg = config(budget)
-    x_train, _ = load_mnist("train")
-    x_train = x_train[: cfg["train_images"]]
-    x_test = fixed_test_subset("full" if budget == "full" else budget)[: cfg["test_images"]]
-    models = [_train_one(mid, cfg, x_train, Path(out_dir), x_test) for mid in cfg["models"]]
-    return {"config": cfg, "models": models, "seeds": {m["model_id"]: m["seed"] for m in models},
+    sched = SCHEDULES[budget]
+    x_train = load_mnist("train")[0][:sched.train_images]
+    x_test = fixed_test_subset(sched.test_images)
+    models = [_train_one(mid, sched, x_train, Path(out_dir), x_test) for mid in sched.models]
+    return {"config": config(budget), "test_data_sha256": data_sha256("test"), "models": models, "seeds": {m["model_id"]: m["seed"] for m in models},
             "eval_generator_tags": {m["model_id"]: f"iwae.eval.{m['model_id']}" for m in models},
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
 
 
-__all__ = ["config", "run", "burda_lr", "bounds_from_log_weights", "EVAL_KS", "RUN_TIME"]
+__all__ = ["SCHEDULES", "config", "run", "burda_lr", "bounds_from_log_weights", "EVAL_KS", "RUN_TIME"]
