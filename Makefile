@@ -38,7 +38,7 @@ nbval: setup
 
 # Write lessons/ from solutions/ (the single source).
 lessons: $(STAMP)
-	$(BIN)/python -m elbo_course.build lessons
+	$(BIN)/python -m elbo_course.grading.build lessons
 
 # Re-execute every solution notebook in the full budget from a fresh kernel, then rebuild lessons/.
 solutions: setup

@@ -1,13 +1,23 @@
 """elbo_course: the helper package of a Jupyter course on the evidence lower bound (ELBO).
 
-Layers (lower never imports higher):
-    runtime, reference                      set-up, seeds, published numbers
-    data                                    exact MNIST, binarizations
-    distributions                           diagonal Gaussian, Bernoulli
-    bounds, surgery, toy                    ELBO / IWAE bounds, Hoffman & Johnson decomposition, exact toys
-    models, train                           the VAE and its training loop
-    experiments                             `python -m elbo_course.experiments NAME --budget ...`
-    grading, build                          exercise checks, lessons/ from solutions/
+Layers, lowest first. A module imports only modules of lower layers (or of its own package, as
+``experiments.surgery`` imports ``experiments.common``); tests/test_packaging.py reads this list and checks
+it against the tree and the imports.
+
+    runtime, fileio, reference        set-up, budgets and seeded generators; atomic files; published numbers
+    mnist_files                       the four original MNIST files: fetch (or rebuild offline) and verify
+    data                              exact MNIST in memory, fixed and dynamic binarizations
+    distributions                     the diagonal Gaussian, the standard normal, the Bernoulli likelihood
+    bounds                            ELBO and IWAE bounds from log weights; mean and standard error
+    surgery                           Hoffman & Johnson's decomposition; Gaussian-mixture densities
+    priors                            priors p(z): one interface, a registry (StandardNormal, MixtureOfGaussians)
+    toys/, models                     exact toy models of lessons 01-05; the VAE (encoder, decoder, prior)
+    checkpoints, train                model files; the training loop
+    experiments/                      ``python -m elbo_course.experiments NAME --budget ...``: results, checkpoints
+    figures/, grading/, report        figures and widgets per lesson; check() and the lesson builder; README table
+
+Maths (data to experiments) never imports matplotlib or ipywidgets; experiments write results and never draw;
+figures read results.
 """
 from __future__ import annotations
 

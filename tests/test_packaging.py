@@ -16,13 +16,19 @@ except ImportError:  # Python 3.10: pip vendors the same parser
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "elbo_course"
-# Layers from CONTRACT.md / elbo_course/__init__.py: a module may import only modules of its own or a lower
-# layer. Modules not listed (lesson helpers, grading, build, exercises) form the top layer: nothing listed
-# may import them.
-LAYERS = {"runtime": 0, "reference": 0, "fileio": 0, "data": 1, "distributions": 2, "bounds": 3, "surgery": 3, "toy": 3,
-          "models": 4, "train": 5, "experiments": 6}
-TOP = 7
 SOFT_LIMIT, HARD_LIMIT = 300, 330  # non-blank lines per module
+PLOTTING = ("matplotlib", "ipywidgets")
+
+
+def declared_layers(init: Path = PACKAGE / "__init__.py") -> dict[str, int]:
+    """Top-level module or package -> layer index, read from the "Layers" list of the package docstring."""
+    doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+    block = doc.split("Layers", 1)[1].split("\n\n", 2)[1]
+    return {name.strip().rstrip("/"): index for index, line in enumerate(block.splitlines())
+            for name in line.strip().split("  ", 1)[0].split(",")}
+
+
+LAYERS = declared_layers()
 
 
 def modules(package: Path = PACKAGE) -> dict[str, Path]:
@@ -35,8 +41,8 @@ def modules(package: Path = PACKAGE) -> dict[str, Path]:
     return found
 
 
-def layer(module: str) -> int:
-    return LAYERS.get(module.split(".")[0], TOP)
+def layer(module: str, layers: dict[str, int] = LAYERS) -> int:
+    return layers.get(module.split(".")[0], max(layers.values()) + 1)
 
 
 def imported(module: str, path: Path, package: Path = PACKAGE) -> set[str]:
@@ -70,9 +76,11 @@ def graph(package: Path = PACKAGE) -> dict[str, set[str]]:
             for m, p in known.items()}
 
 
-def layer_violations(package: Path = PACKAGE) -> list[str]:
-    return [f"elbo_course.{m} (layer {layer(m)}) imports elbo_course.{t} (layer {layer(t)})"
-            for m, targets in sorted(graph(package).items()) for t in sorted(targets) if layer(t) > layer(m)]
+def layer_violations(package: Path = PACKAGE, layers: dict[str, int] = LAYERS) -> list[str]:
+    """Imports that do not point strictly downwards (imports inside one package are allowed)."""
+    return [f"elbo_course.{m} (layer {layer(m, layers)}) imports elbo_course.{t} (layer {layer(t, layers)})"
+            for m, targets in sorted(graph(package).items()) for t in sorted(targets)
+            if m.split(".")[0] != t.split(".")[0] and layer(t, layers) >= layer(m, layers)]
 
 
 def find_cycle(package: Path = PACKAGE) -> list[str]:
@@ -123,8 +131,31 @@ def test_readme_names_make_test():
     assert not bare, f"README suggests another test command: {bare}; use `make test`"
 
 
+def test_declared_layers_match_the_tree():
+    tree = {path.stem if path.is_file() else path.name for path in PACKAGE.iterdir()
+            if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").is_file()}
+    assert set(LAYERS) == tree, "the Layers list of elbo_course/__init__.py must name every module and package"
+    assert LAYERS["runtime"] < LAYERS["data"] < LAYERS["distributions"] < LAYERS["bounds"] < LAYERS["surgery"]
+    assert LAYERS["priors"] < LAYERS["models"] < LAYERS["train"] < LAYERS["experiments"] < LAYERS["figures"]
+
+
 def test_layers_are_respected():
-    assert layer_violations() == [], "lower layers must not import higher ones (see CONTRACT.md)"
+    assert layer_violations() == [], "imports must point to lower layers (see elbo_course/__init__.py)"
+
+
+def test_maths_and_experiments_never_plot():
+    """From data to experiments nothing imports matplotlib or ipywidgets (figures/ draws, from results;
+    runtime.setup only sets matplotlib's defaults for notebooks)."""
+    top = max(LAYERS.values())
+    offenders = []
+    for module, path in modules().items():
+        if layer(module) in (0, top):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            offenders += [f"{module} imports {n}" for n in names if n.split(".")[0] in PLOTTING]
+    assert offenders == []
 
 
 def test_no_import_cycles():
@@ -135,8 +166,9 @@ def test_layer_and_cycle_checks_catch_a_bad_package(tmp_path):
     (tmp_path / "data.py").write_text("from .models import VAE\n")
     (tmp_path / "models.py").write_text("from . import train\n")
     (tmp_path / "train.py").write_text("def f():\n    from .models import VAE\n")
-    assert layer_violations(tmp_path) == ["elbo_course.data (layer 1) imports elbo_course.models (layer 4)",
-                                          "elbo_course.models (layer 4) imports elbo_course.train (layer 5)"]
+    layers = {"data": 1, "models": 4, "train": 5}
+    assert layer_violations(tmp_path, layers) == ["elbo_course.data (layer 1) imports elbo_course.models (layer 4)",
+                                                  "elbo_course.models (layer 4) imports elbo_course.train (layer 5)"]
     assert find_cycle(tmp_path) == ["models", "train", "models"]
 
 
@@ -160,5 +192,5 @@ def test_layer_parser_sees_relative_and_absolute_imports(tmp_path):
     fake.write_text("from .runtime import budget\nfrom . import data\nimport elbo_course.models\nimport numpy\n"
                     "def f():\n    from elbo_course.bounds import iwae_bound\n")
     assert imported("m", fake) == {"runtime", "data", "models", "bounds"}
-    fake.write_text("from ..toy import X\nfrom .common import Y\nfrom elbo_course import check\n")
-    assert imported("experiments.m", fake) == {"toy", "experiments.common"}
+    fake.write_text("from ..surgery import X\nfrom .common import Y\nfrom elbo_course import check\n")
+    assert imported("experiments.m", fake) == {"surgery", "experiments.common"}
