@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY := PASSIVE
 ELBO_COURSE_BUDGET ?= ci
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbval smoke setup data lessons solutions bench experiments clean
+.PHONY: lab test unit nbval smoke setup data lessons solutions bench experiments reproduce clean
 
 setup: $(STAMP) data
 
@@ -50,10 +50,13 @@ solutions: setup
 bench: setup
 	$(BIN)/python -m benchmarks
 
-# Regenerate every committed result (slow: see README for wall times).
-experiments: setup
-	$(BIN)/python -m elbo_course.experiments surgery --budget full
-	$(BIN)/python -m elbo_course.experiments iwae --budget full
+# Run every full experiment whose committed results are missing or stale (EXP=name: only that one;
+# FORCE=1: rerun even current ones), resuming an interrupted run, then regenerate the README's table.
+reproduce: setup
+	$(BIN)/python -m elbo_course.experiments --stale $(if $(EXP),--only $(EXP)) $(if $(FORCE),--force)
+	$(BIN)/python -m elbo_course.report --write README.md
+
+experiments: reproduce
 
 clean:
 	rm -rf build .pytest_cache

@@ -13,7 +13,7 @@ import traceback
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported by any benchmark
 
-BENCHMARKS = ("bench_epoch", "bench_marginal_kl")
+BENCHMARKS = ("bench_floor", "bench_epoch", "bench_marginal_kl")
 
 
 def main(argv: list[str] | None = None) -> int:

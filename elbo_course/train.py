@@ -67,7 +67,8 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
         beta: float = 1.0, warmup_epochs: int = 0, objective: str = "elbo", k: int = 1, seed: int = 0,
         device: str | torch.device = "auto", progress: bool = True, checkpoint_path: str | os.PathLike | None = None,
         time_limit: float | None = None, lr_schedule: Callable[[int], float] | None = None,
-        adam_eps: float = 1e-8, precision: str = "fp32") -> dict[str, Any]:
+        adam_eps: float = 1e-8, precision: str = "fp32",
+        on_epoch: Callable[[VAE], dict[str, float]] | None = None) -> dict[str, Any]:
     """Train ``model`` in place with Adam; return the history dict.
 
     x_train: (N, 784) grey levels in [0, 1] (byte/255; uint8 bytes are divided by 255), binarized afresh
@@ -81,8 +82,11 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
     precision: "fp32", or "bf16" for mixed precision: the matrix products run in bfloat16 under autocast
     while the weights (and Adam's state) stay float32 and the loss is computed in float32 (the networks
     return float32 outputs). Evaluation is unaffected: call the model outside ``fit``.
+    on_epoch: optional ``model -> {name: number}`` called in eval mode after each full epoch (e.g. the test
+    ELBO for a learning curve); its results are listed in ``history["on_epoch"]`` and its time is not
+    counted in ``seconds``.
     History keys: epoch, loss (mean training loss per epoch), beta, lr, seconds (per epoch),
-    elapsed, steps, stopped (None | "time_limit"), objective, k, device, precision.
+    elapsed, steps, stopped (None | "time_limit"), objective, k, device, precision, on_epoch.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}.")
@@ -105,10 +109,10 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=adam_eps, fused=fused)
     history: dict[str, Any] = {"epoch": [], "loss": [], "beta": [], "lr": [], "seconds": [], "elapsed": 0.0,
                                "steps": 0, "stopped": None, "objective": objective, "k": k, "device": str(dev),
-                               "precision": precision}
+                               "precision": precision, "on_epoch": []}
     signature = _fit_signature(model, n, {"batch_size": batch_size, "lr": lr, "beta": beta, "seed": seed,
                                           "warmup_epochs": warmup_epochs, "objective": objective, "k": k,
-                                          "precision": precision})
+                                          "precision": precision, "on_epoch": []})
     start_epoch = 0
     if checkpoint_path is not None and Path(checkpoint_path).is_file():
         state = torch.load(checkpoint_path, map_location=dev, weights_only=True)
@@ -163,6 +167,14 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
                 bar.set_postfix(loss=f"{history['loss'][-1]:.2f}")
             if history["stopped"]:
                 break
+            if on_epoch is not None:
+                model.eval()
+                with torch.no_grad():
+                    history["on_epoch"].append({k: float(v) for k, v in on_epoch(model).items()})
+                model.train()
+                spent = time.perf_counter() - t0 - history["seconds"][-1]  # evaluation is not training time
+                started += spent
+                deadline = None if deadline is None else deadline + spent
             if checkpoint_path is not None:
                 atomic_torch_save({"signature": signature, "model": model.state_dict(),
                                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),

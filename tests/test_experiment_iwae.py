@@ -34,6 +34,10 @@ def test_ci_run_writes_a_valid_results_file(ci_results: Path) -> None:
     assert results["budget"] == "ci"
     assert results["config_fingerprint"] == common.config_fingerprint(iwae.config("ci"))
     assert [m["model_id"] for m in results["models"]] == ["vae_k1", "iwae_k5"]
+    paired = results["paired_differences"]["iwae_k5 - vae_k1"]
+    ll = {m["model_id"]: m["test_ll_per_image"] for m in results["models"]}
+    diffs = [a - b for a, b in zip(ll["iwae_k5"], ll["vae_k1"])]
+    assert paired["mean"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-3) and paired["se"] > 0
     for entry in results["models"]:
         assert MODEL_KEYS <= set(entry), MODEL_KEYS - set(entry)
         assert entry["objective"] in ("vae", "iwae")
@@ -45,6 +49,11 @@ def test_ci_run_writes_a_valid_results_file(ci_results: Path) -> None:
         # up to Monte Carlo noise far below 1 nat.
         assert all(b >= a - 0.5 for a, b in zip(means, means[1:])), means
         assert entry["test_ll"] == entry["bounds"]["500"]["mean"]
+        per_image = entry["test_ll_per_image"]
+        assert len(per_image) == entry["test_images"]
+        assert sum(per_image) / len(per_image) == pytest.approx(entry["test_ll"], abs=1e-3)
+        curve = entry["learning_curve"]
+        assert curve["epoch"] == [1] and len(curve["test_elbo"]) == 1 and curve["test_elbo"][0] < 0
         model = common.load_model(results, entry["model_id"])
         assert model.latent_dim == 50 and model.hidden == (200, 200) and model.activation == "tanh"
 

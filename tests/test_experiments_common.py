@@ -115,3 +115,29 @@ def test_run_experiment_and_cli(tmp_path, monkeypatch, mnist_available, capsys) 
     with pytest.raises(ValueError, match="committed results"):
         experiments.run_experiment("fake_demo", "ci", common.results_root())
     assert cli.main(["--list"]) == 0 and "fake_demo" in capsys.readouterr().out
+
+
+def test_reproduce_runs_only_missing_or_stale_experiments(tmp_path, monkeypatch, mnist_available, capsys) -> None:
+    module = types.ModuleType("elbo_course.experiments.fake_repro")
+    calls = []
+
+    def run(budget: str, out_dir) -> dict:
+        calls.append(budget)
+        torch.manual_seed(1)
+        entry = common.save_model(VAE(2, hidden=(8, 8)), out_dir, "fake_repro", "tiny")
+        return {"models": [{"model_id": "tiny", **entry}], "test_data_sha256": common.data_sha256("test")}
+
+    module.run, module.config = run, lambda budget: {"epochs": module.EPOCHS}
+    module.EPOCHS = 1
+    monkeypatch.setitem(sys.modules, "elbo_course.experiments.fake_repro", module)
+    monkeypatch.setattr(experiments, "registry", lambda: {"fake_repro": "elbo_course.experiments.fake_repro"})
+    monkeypatch.setattr(cli, "registry", experiments.registry)
+    monkeypatch.setattr(common, "results_root", lambda: tmp_path)
+    assert cli.main(["--stale"]) == 0 and calls == ["full"]            # missing: run
+    assert "needs a run" in capsys.readouterr().out
+    assert cli.main(["--stale"]) == 0 and calls == ["full"]            # current: nothing to do
+    assert "fake_repro: current" in capsys.readouterr().out
+    module.EPOCHS = 2                                                  # the configuration changed: stale
+    assert cli.main(["--stale", "--only", "fake_repro"]) == 0 and calls == ["full", "full"]
+    assert cli.main(["--stale", "--force"]) == 0 and len(calls) == 3
+    assert cli.main(["--stale", "--only", "nope"]) == 2

@@ -108,3 +108,20 @@ def test_iwae_training_and_time_limit(mnist) -> None:
     assert as_bytes["loss"][0] < history["loss"][0] + 50  # bytes are read as byte/255, not as 0..255 logits
     stopped = fit(model, grey, epochs=5, batch_size=100, time_limit=0.0, device="cpu", progress=False)
     assert stopped["stopped"] == "time_limit" and stopped["steps"] == 1 and stopped["epoch"] == [1]
+
+
+def test_on_epoch_records_a_learning_curve_outside_the_training_time(mnist) -> None:
+    grey, test = mnist
+    torch.manual_seed(5)
+    model = VAE(4, hidden=(32, 32))
+    seen_modes = []
+
+    def curve(m: VAE) -> dict:
+        seen_modes.append(m.training)
+        return {"test_elbo": m.elbo(test[:100], generator=torch.Generator().manual_seed(0)).mean()}
+
+    history = fit(model, grey[:500], epochs=3, batch_size=100, device="cpu", progress=False, on_epoch=curve)
+    assert [sorted(h) for h in history["on_epoch"]] == [["test_elbo"]] * 3 and seen_modes == [False] * 3
+    values = [h["test_elbo"] for h in history["on_epoch"]]
+    assert values[-1] > values[0] and all(isinstance(v, float) for v in values)
+    assert history["elapsed"] == pytest.approx(sum(history["seconds"]), rel=0.05, abs=0.05)

@@ -246,6 +246,26 @@ def validate_results(record: Any) -> list[str]:
     return problems
 
 
+def test_elbo_curve(x_test: "torch.Tensor", tag: str):
+    """An ``on_epoch`` callback for ``fit``: the test ELBO (K = 1, closed-form KL) on ``x_test`` with the same
+    draws every epoch (generator ``runtime.rng(tag)``), so that the learning curve moves only with the model."""
+    from ..runtime import rng
+
+    return lambda model: {"test_elbo": model.elbo(x_test, generator=rng(tag)).mean()}
+
+
+def learning_curve(history: dict[str, Any]) -> dict[str, list[float]]:
+    """Epoch, cumulative training minutes and the ``on_epoch`` values of a ``fit`` history, for a results entry."""
+    minutes, total = [], 0.0
+    for seconds in history["seconds"][: len(history["on_epoch"])]:
+        total += seconds
+        minutes.append(round(total / 60, 3))
+    curve: dict[str, list[float]] = {"epoch": history["epoch"][: len(history["on_epoch"])], "minutes": minutes}
+    for key in (history["on_epoch"][0] if history["on_epoch"] else {}):
+        curve[key] = [round(point[key], 3) for point in history["on_epoch"]]
+    return curve
+
+
 def checkpoint_path(out_dir: str | os.PathLike, name: str, model_id: str) -> Path:
     """DIR/checkpoints/NAME/<model_id>.pt"""
     return Path(out_dir) / "checkpoints" / name / f"{model_id}.pt"

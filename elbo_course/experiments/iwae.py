@@ -40,7 +40,7 @@ from ..bounds import log_mean_exp, mean_and_se
 from ..data import fixed_test_subset, load_mnist
 from ..models import VAE, active_units, encoder_means
 from ..train import fit
-from .common import Schedule, data_sha256, save_model
+from .common import Schedule, data_sha256, learning_curve, save_model, test_elbo_curve
 
 NAME = "iwae"
 RUN_TIME = {"ci": "about 1 minute", "full": "about 30 minutes on 2 CPU cores (31 min measured, shared cores)",
@@ -110,7 +110,8 @@ def _train_one(model_id: str, sched: Schedule, x_train: torch.Tensor, out_dir: P
     load_before = os.getloadavg()[0]
     history = fit(model, x_train, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr,
                   objective=objective, k=k, seed=seed, device="auto", progress=False,
-                  adam_eps=sched.adam_eps, lr_schedule=burda_lr if sched.lr_schedule == "burda" else None)
+                  adam_eps=sched.adam_eps, lr_schedule=burda_lr if sched.lr_schedule == "burda" else None,
+                  on_epoch=test_elbo_curve(x_test, f"iwae.curve.{model_id}"))
     model = model.cpu().eval()
     t0 = time.perf_counter()
     gen = runtime.rng(f"iwae.eval.{model_id}")
@@ -133,10 +134,26 @@ def _train_one(model_id: str, sched: Schedule, x_train: torch.Tensor, out_dir: P
              "test_images": int(x_test.shape[0]), "eval_samples": cfg["eval_samples"], "bounds": bounds,
              "gap_LM_minus_L1": round(float(gap_mean), 4), "gap_LM_minus_L1_se": round(float(gap_se), 4),
              "active_units": units, "eval_seconds": round(eval_seconds, 1),
+             "test_ll_per_image": [round(v, 4) for v in per_image[cfg["eval_ks"][-1]].tolist()],
+             "learning_curve": learning_curve(history),
              "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
              "device": history["device"]}
     entry.update(save_model(model, out_dir, NAME, model_id, meta={"objective": objective, "k": k}))
     return entry
+
+
+def paired_differences(models: list[dict[str, Any]], baseline: str) -> dict[str, dict[str, float]]:
+    """test_ll(model) - test_ll(baseline) per image, averaged, with its paired standard error, for every other
+    model: {"<model> - <baseline>": {"mean", "se"}}. The error bar covers the test images' noise (the same
+    images for both models), not the variation between training seeds."""
+    base = next(m for m in models if m["model_id"] == baseline)["test_ll_per_image"]
+    out = {}
+    for entry in models:
+        if entry["model_id"] != baseline:
+            diff = torch.tensor(entry["test_ll_per_image"], dtype=torch.float64) - torch.tensor(base, dtype=torch.float64)
+            mean, se = mean_and_se(diff)
+            out[f"{entry['model_id']} - {baseline}"] = {"mean": round(float(mean), 4), "se": round(float(se), 4)}
+    return out
 
 
 def run(budget: str, out_dir: Path) -> dict[str, Any]:
@@ -145,7 +162,8 @@ def run(budget: str, out_dir: Path) -> dict[str, Any]:
     x_train = load_mnist("train")[0][:sched.train_images]
     x_test = fixed_test_subset(sched.test_images)
     models = [_train_one(mid, sched, x_train, Path(out_dir), x_test) for mid in sched.models]
-    return {"config": config(budget), "test_data_sha256": data_sha256("test"), "models": models, "seeds": {m["model_id"]: m["seed"] for m in models},
+    return {"config": config(budget), "test_data_sha256": data_sha256("test"),
+            "paired_differences": paired_differences(models, "vae_k1"), "models": models, "seeds": {m["model_id"]: m["seed"] for m in models},
             "eval_generator_tags": {m["model_id"]: f"iwae.eval.{m['model_id']}" for m in models},
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
 

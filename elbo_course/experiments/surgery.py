@@ -35,7 +35,7 @@ from ..distributions import DiagonalGaussian, bernoulli_log_likelihood
 from ..models import VAE, active_units, encode_dataset, encoder_means
 from ..surgery import decompose
 from ..train import fit
-from .common import Schedule, data_sha256, resume_path, save_model
+from .common import Schedule, data_sha256, learning_curve, resume_path, save_model, test_elbo_curve
 
 NAME = "surgery"
 LATENT_DIMS = (2, 10, 20)
@@ -118,8 +118,8 @@ def evaluate(model: VAE, x_fixed: Tensor, x_test: Tensor, num_samples: int, reco
     return terms
 
 
-def train_model(latent_dim: int, x_grey: Tensor, sched: Schedule, out_dir: Path, progress: bool = True
-                ) -> tuple[VAE, dict[str, Any]]:
+def train_model(latent_dim: int, x_grey: Tensor, sched: Schedule, out_dir: Path, progress: bool = True,
+                x_curve: Tensor | None = None) -> tuple[VAE, dict[str, Any]]:
     """A fresh VAE(d, 500-500, softplus) trained by ``fit`` on ``sched`` (resumable via DIR/resume/)."""
     with torch.random.fork_rng():
         torch.manual_seed(_seed(f"init/d{latent_dim}"))
@@ -128,7 +128,8 @@ def train_model(latent_dim: int, x_grey: Tensor, sched: Schedule, out_dir: Path,
     resume.parent.mkdir(parents=True, exist_ok=True)
     history = fit(model, x_grey, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr,
                   adam_eps=sched.adam_eps, seed=_seed(f"train/d{latent_dim}"), device="auto", progress=progress,
-                  checkpoint_path=resume)
+                  checkpoint_path=resume,
+                  on_epoch=None if x_curve is None else test_elbo_curve(x_curve, f"{NAME}/curve/d{latent_dim}"))
     return model.cpu().eval(), history
 
 
@@ -142,7 +143,7 @@ def run(budget: str, out_dir: Path) -> dict[str, Any]:
     models, seconds_eval = [], {}
     for d in LATENT_DIMS:
         mid = model_id(d)
-        model, history = train_model(d, x_grey, sched, out_dir, progress=budget != "ci")
+        model, history = train_model(d, x_grey, sched, out_dir, progress=budget != "ci", x_curve=x_test)
         load_after_training = _load_average()
         started = time.perf_counter()
         terms = evaluate(model, x_fixed, x_test, sched.eval_samples, sched.recon_samples, mid)
@@ -152,6 +153,7 @@ def run(budget: str, out_dir: Path) -> dict[str, Any]:
                        "seconds": round(float(history["elapsed"]), 1),
                        "seconds_per_epoch": [round(s, 2) for s in history["seconds"]],
                        "train_loss": [round(v, 3) for v in history["loss"]],
+                       "learning_curve": learning_curve(history),
                        "eval_seconds": seconds_eval[mid], "load_average": load_after_training,
                        "device": history["device"], **saved})
         print(f"{mid}: ELBO {terms['elbo']:.2f}  avg KL {terms['avg_kl']:.2f}  I {terms['mutual_info']:.3f}"
