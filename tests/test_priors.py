@@ -60,7 +60,7 @@ def test_learnable_mixture_has_gradients() -> None:
 
 
 def test_registry_spec_round_trip_and_refusals() -> None:
-    assert registry() == {"standard": StandardNormal, "mog": MixtureOfGaussians}
+    assert {"standard": StandardNormal, "mog": MixtureOfGaussians}.items() <= registry().items()
     prior = MixtureOfGaussians(2, components=3, seed=7)
     rebuilt = build_prior(prior_spec(prior))
     assert isinstance(rebuilt, MixtureOfGaussians) and torch.equal(rebuilt.means, prior.means)
