@@ -38,7 +38,7 @@ def test_committed_version_one_files_migrate_keeping_every_number(name, mnist_av
     module = {"surgery": surgery, "iwae": iwae}[name]
     assert new["config"] == module.config("full")
     assert new["config_fingerprint"] == common.config_fingerprint(module.config("full"))
-    assert new["migrated_from"]["config"] == old["config"]
+    assert new["migrated_from"][0]["config"] == old["config"]
     assert new["test_data_sha256"] == old["data_sha256"] == common.data_sha256("test")
     kept = {k: v for k, v in _numbers(new).items()
             if not k.startswith(("/test_data_sha256", "/train_data_sha256", "/content_sha256"))}

@@ -70,11 +70,7 @@ def config(budget: str) -> dict[str, Any]:
 
 def burda_lr(epoch: int) -> float:
     """Burda et al.'s schedule: stage i = 0..7 lasts 3^i epochs with lr = 1e-3 · 10^(-i/7)."""
-    stage, end = 0, 1
-    while epoch >= end and stage < 7:
-        stage += 1
-        end += 3 ** stage
-    return 1e-3 * 10 ** (-stage / 7)
+    return SCHEDULES["paper"].lr_at()(epoch)
 
 
 @torch.no_grad()
@@ -110,7 +106,7 @@ def _train_one(model_id: str, sched: Schedule, x_train: torch.Tensor, out_dir: P
     load_before = os.getloadavg()[0]
     history = fit(model, x_train, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr,
                   objective=objective, k=k, seed=seed, device="auto", progress=False,
-                  adam_eps=sched.adam_eps, lr_schedule=burda_lr if sched.lr_schedule == "burda" else None,
+                  adam_eps=sched.adam_eps, lr_schedule=sched.lr_at(), precision=sched.precision,
                   on_epoch=test_elbo_curve(x_test, f"iwae.curve.{model_id}"))
     model = model.cpu().eval()
     t0 = time.perf_counter()

@@ -6,8 +6,9 @@ Version 1 results (before the ``SCHEDULES`` tables) stored the same runs under o
 migration rebuilds ``config`` with the experiment's ``config(budget)`` after checking that the old
 configuration describes the same run (``_same_run``), renames ``data_sha256`` to ``test_data_sha256``,
 adds ``train_data_sha256`` where the experiment evaluates on the training set, drops the ``figure`` key
-(experiments no longer draw), records what it did under ``migrated_from`` and adds the ``content_sha256``
-that ``load_results`` checks. Every other key and number
+(experiments no longer draw), appends the replaced configuration to ``migrated_from`` and adds the
+``content_sha256`` that ``load_results`` checks. A later field with a default that every earlier run used
+(``precision`` = "fp32") migrates the same way. Every other key and number
 is kept as it was; the checkpoints are untouched. A file that is already current is left alone.
 """
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .common import config_fingerprint, content_sha256, data_sha256, results_dir
 #: Old config key -> new key, and how an old value reads in the new form (None images = all 60,000).
 _RENAMED = {"images": "train_images", "num_samples": "eval_samples"}
 _OLD_DEFAULTS = {"train_images": lambda v: 60_000 if v is None else v}
+#: Fields added later, with the value every run before them used (checked like any other field).
+_ADDED = {"precision": "fp32"}
 #: Keys the old surgery config did not state, with the value every version-1 run used.
 _IMPLIED = {"surgery": {"test_images": {"ci": 500, "full": 1000, "paper": 10_000}}}
 
@@ -37,6 +40,8 @@ def _same_run(name: str, budget: str, old: dict[str, Any], new: dict[str, Any]) 
         read[key] = _OLD_DEFAULTS.get(key, lambda v: v)(value)
     for key, by_budget in _IMPLIED.get(name, {}).items():
         read.setdefault(key, by_budget[budget])
+    for key, value in _ADDED.items():
+        read.setdefault(key, value)
     return [f"{key}: {read.get(key)!r} != {new.get(key)!r}" for key in sorted(set(read) | set(new))
             if key in read and read[key] != new.get(key)]
 
@@ -54,7 +59,9 @@ def migrate_record(record: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{name} ({budget}) was not the run the current config describes; retrain instead of "
                          f"migrating: {'; '.join(differences)}")
     out = copy.deepcopy(record)
-    out["migrated_from"] = {"config": out.pop("config"), "config_fingerprint": out["config_fingerprint"]}
+    earlier = out.pop("migrated_from", [])
+    earlier = earlier if isinstance(earlier, list) else [earlier]
+    out["migrated_from"] = [*earlier, {"config": out.pop("config"), "config_fingerprint": out["config_fingerprint"]}]
     out["config"], out["config_fingerprint"] = new_config, config_fingerprint(new_config)
     if "data_sha256" in out:
         out["test_data_sha256"] = out.pop("data_sha256")

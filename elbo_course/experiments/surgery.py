@@ -127,7 +127,7 @@ def train_model(latent_dim: int, x_grey: Tensor, sched: Schedule, out_dir: Path,
     resume = resume_path(out_dir, NAME, model_id(latent_dim))
     resume.parent.mkdir(parents=True, exist_ok=True)
     history = fit(model, x_grey, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr,
-                  adam_eps=sched.adam_eps, seed=_seed(f"train/d{latent_dim}"), device="auto", progress=progress,
+                  adam_eps=sched.adam_eps, lr_schedule=sched.lr_at(), precision=sched.precision, seed=_seed(f"train/d{latent_dim}"), device="auto", progress=progress,
                   checkpoint_path=resume,
                   on_epoch=None if x_curve is None else test_elbo_curve(x_curve, f"{NAME}/curve/d{latent_dim}"))
     return model.cpu().eval(), history
