@@ -6,6 +6,7 @@
     lesson04   the IWAE gap on the Gaussian toy, SIR draws from q_EW and their explorer
     lesson05   the Gaussian-mixture toys, the ELBO-surgery explorer and its presets, the I(n; z) sweeps
     lesson06   the MNIST decomposition (from stored results)
+    curves     learning curves of the MNIST experiments (test ELBO against epochs and minutes)
 
 Figures import the maths (``elbo_course.toys``, ``surgery`` ...) and never the reverse; they compute
 nothing that a notebook asserts on. Every widget is a thin ipywidgets shell around a plain callback that
