@@ -52,6 +52,9 @@ def test_ci_run_writes_a_valid_results_file(ci_results: Path) -> None:
         per_image = entry["test_ll_per_image"]
         assert len(per_image) == entry["test_images"]
         assert sum(per_image) / len(per_image) == pytest.approx(entry["test_ll"], abs=1e-3)
+        offset = entry["subset_offset"]
+        assert offset["images"] == 300 and offset["subset_images"] == 100 and offset["samples"] == 50
+        assert offset["offset"] == pytest.approx(offset["mean_subset"] - offset["mean_all"], abs=2e-4)
         curve = entry["learning_curve"]
         assert curve["epoch"] == [1] and len(curve["test_elbo"]) == 1 and curve["test_elbo"][0] < 0
         model = common.load_model(results, entry["model_id"])

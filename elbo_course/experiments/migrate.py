@@ -27,7 +27,7 @@ from .common import config_fingerprint, content_sha256, data_sha256, results_dir
 _RENAMED = {"images": "train_images", "num_samples": "eval_samples"}
 _OLD_DEFAULTS = {"train_images": lambda v: 60_000 if v is None else v}
 #: Fields added later, with the value every run before them used (checked like any other field).
-_ADDED = {"precision": "fp32"}
+_ADDED = {"precision": "fp32", "offset_images": 0}
 #: Keys the old surgery config did not state, with the value every version-1 run used.
 _IMPLIED = {"surgery": {"test_images": {"ci": 500, "full": 1000, "paper": 10_000}}}
 

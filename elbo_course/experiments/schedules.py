@@ -16,6 +16,8 @@ class Schedule:
     ``test_images`` fixed-binarized test images (training ``precision`` "fp32" or "bf16" autocast; evaluation
     is always float32/float64); ``eval_samples`` Monte Carlo draws per estimate (importance
     samples per image, or draws z ~ q(z) per surgery term), ``recon_samples`` reconstruction draws per image,
+    ``offset_images`` (0: none) the test images over which a cheaper bound is compared with its value on the
+    first ``test_images`` (how much easier the subset is than the whole test set),
     ``eval_ks`` the K of the reported L_K. ``models`` lists the model ids the budget trains.
     """
 
@@ -29,6 +31,7 @@ class Schedule:
     adam_eps: float = 1e-8
     lr_schedule: str | None = None
     precision: str = "fp32"
+    offset_images: int = 0
     recon_samples: int = 2
     eval_ks: tuple[int, ...] = ()
 
