@@ -51,6 +51,8 @@ def test_ci_smoke_run_writes_the_schema(tmp_path):
         _check_model_entry(entry, n_images, tmp_path)
         assert entry["epochs"] == experiment.SCHEDULES["ci"].epochs and entry["num_samples"] == 500
         assert str(record["seeds"][entry["model_id"]]["train"]).isdigit()
+        curve = entry["learning_curve"]
+        assert curve["epoch"] == [1] and len(curve["train_elbo"]) == 1 and curve["train_elbo"][0] < 0
     assert not list(tmp_path.glob("*.png"))  # experiments write results and checkpoints, never figures
     # the notebook's loader accepts the run and rebuilds a model whose encoder reproduces the stored KL
     results = load_results("surgery", "ci", root=tmp_path)

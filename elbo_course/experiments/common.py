@@ -216,12 +216,13 @@ def validate_results(record: Any) -> list[str]:
     return problems
 
 
-def test_elbo_curve(x_test: "torch.Tensor", tag: str):
-    """An ``on_epoch`` callback for ``fit``: the test ELBO (K = 1, closed-form KL) on ``x_test`` with the same
-    draws every epoch (generator ``runtime.rng(tag)``), so that the learning curve moves only with the model."""
+def elbo_curve(x: "torch.Tensor", tag: str, key: str = "test_elbo"):
+    """An ``on_epoch`` callback for ``fit``: ``{key: mean ELBO}`` (K = 1, closed-form KL) on the fixed images
+    ``x`` with the same draws every epoch (generator ``runtime.rng(tag)``), so that the learning curve moves only
+    with the model."""
     from ..runtime import rng
 
-    return lambda model: {"test_elbo": model.elbo(x_test, generator=rng(tag)).mean()}
+    return lambda model: {key: model.elbo(x, generator=rng(tag)).mean()}
 
 
 def learning_curve(history: dict[str, Any]) -> dict[str, list[float]]:

@@ -40,7 +40,7 @@ from ..bounds import log_mean_exp, mean_and_se
 from ..data import fixed_test_subset, load_mnist
 from ..models import VAE, active_units, encoder_means
 from ..train import fit
-from .common import Schedule, data_sha256, learning_curve, save_model, test_elbo_curve
+from .common import Schedule, data_sha256, elbo_curve, learning_curve, save_model
 
 NAME = "iwae"
 RUN_TIME = {"ci": "about 1 minute", "full": "about 30 minutes on 2 CPU cores (31 min measured, shared cores)",
@@ -108,7 +108,7 @@ def _train_one(model_id: str, sched: Schedule, x_train: torch.Tensor, out_dir: P
     history = fit(model, x_train, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr,
                   objective=objective, k=k, seed=seed, device="auto", progress=False,
                   adam_eps=sched.adam_eps, lr_schedule=sched.lr_at(), precision=sched.precision,
-                  on_epoch=test_elbo_curve(x_test, f"iwae.curve.{model_id}"))
+                  on_epoch=elbo_curve(x_test, f"iwae.curve.{model_id}"))
     model = model.cpu().eval()
     t0 = time.perf_counter()
     gen = runtime.rng(f"iwae.eval.{model_id}")
