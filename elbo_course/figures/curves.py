@@ -21,9 +21,11 @@ def plot_learning_curves(models: list[dict[str, Any]], key: str = "test_elbo", l
     model entry; ``published`` maps a label to a value drawn as a dashed line in the model's colour, ``final``
     to a value marked × after the last epoch (e.g. the final test log-likelihood). Returns the Figure."""
     fig, (by_epoch, by_minute) = new_figure(8, 3.4, 1, 2, sharey=True)
+    shown: list[float] = [*(published or {}).values(), *(final or {}).values()]
     for i, entry in enumerate(models):
         curve, label = entry["learning_curve"], str(entry[label_key])
         colour = COLORS[_CYCLE[i % len(_CYCLE)]]
+        shown += curve[key][len(curve[key]) // 10:]  # the first tenth of training would squash the rest
         by_epoch.plot(curve["epoch"], curve[key], color=colour, label=label)
         by_minute.plot(curve["minutes"], curve[key], color=colour, label=label)
         if published and label in published:
@@ -32,7 +34,7 @@ def plot_learning_curves(models: list[dict[str, Any]], key: str = "test_elbo", l
         if final and label in final:
             by_epoch.plot([curve["epoch"][-1]], [final[label]], marker="x", color=colour, ls="none")
             by_minute.plot([curve["minutes"][-1]], [final[label]], marker="x", color=colour, ls="none")
-    by_epoch.set(xlabel="epoch", ylabel=ylabel)
+    by_epoch.set(xlabel="epoch", ylabel=ylabel, ylim=(min(shown) - 2, max(shown) + 2))
     by_minute.set(xlabel="training minutes (2 CPU cores)")
     for ax in (by_epoch, by_minute):
         ax.grid(alpha=0.3)
