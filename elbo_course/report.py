@@ -114,10 +114,19 @@ def _iwae_extras(results: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def storage_line(budget_mb: float = 120.0) -> str:
+    """The running total of committed results and checkpoints (``results/`` without paper runs or staging)."""
+    root = results_root()
+    files = [p for p in root.rglob("*") if p.is_file() and not {"paper", ".staging", "resume"} & set(p.parts)]
+    total = sum(p.stat().st_size for p in files) / 2**20
+    return (f"Committed results and checkpoints: {total:.1f} MB in {len(files)} files, of the {budget_mb:.0f} MB "
+            "the course allows itself.")
+
+
 def results_block() -> str:
     """The whole generated block, markers included."""
     return "\n\n".join([BEGIN, "### ELBO surgery on MNIST (lesson 06)", surgery_table(),
-                        "### Importance-weighted bounds on MNIST (lesson 04)", iwae_table(), END])
+                        "### Importance-weighted bounds on MNIST (lesson 04)", iwae_table(), storage_line(), END])
 
 
 def replace_block(text: str, block: str) -> str:
