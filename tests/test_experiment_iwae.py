@@ -87,7 +87,8 @@ def test_bounds_from_log_weights_groups_the_same_draws() -> None:
 
 
 def test_burda_schedule_has_eight_stages_of_3_to_the_i_epochs() -> None:
-    lrs = [iwae.burda_lr(e) for e in range(3280)]
+    burda_lr = iwae.SCHEDULES["paper"].lr_at()
+    lrs = [burda_lr(e) for e in range(3280)]
     assert sum(3 ** i for i in range(8)) == 3280
     assert lrs[0] == pytest.approx(1e-3) and lrs[1] == pytest.approx(1e-3 * 10 ** (-1 / 7))
     assert lrs[3] == pytest.approx(1e-3 * 10 ** (-1 / 7)) and lrs[4] == pytest.approx(1e-3 * 10 ** (-2 / 7))

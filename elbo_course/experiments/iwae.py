@@ -70,11 +70,6 @@ def config(budget: str) -> dict[str, Any]:
     return {**ARCHITECTURE, **SCHEDULES[budget].as_config()}
 
 
-def burda_lr(epoch: int) -> float:
-    """Burda et al.'s schedule: stage i = 0..7 lasts 3^i epochs with lr = 1e-3 · 10^(-i/7)."""
-    return SCHEDULES["paper"].lr_at()(epoch)
-
-
 @torch.no_grad()
 def bounds_from_log_weights(model: VAE, x: torch.Tensor, samples: int, ks: list[int],
                             generator: torch.Generator, batch_size: int = 100,
@@ -180,4 +175,4 @@ def run(budget: str, out_dir: Path) -> dict[str, Any]:
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
 
 
-__all__ = ["SCHEDULES", "config", "run", "burda_lr", "bounds_from_log_weights", "EVAL_KS", "RUN_TIME"]
+__all__ = ["SCHEDULES", "config", "run", "bounds_from_log_weights", "EVAL_KS", "RUN_TIME"]
