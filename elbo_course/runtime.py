@@ -5,6 +5,12 @@ Budgets
     ``full``  the default: what the stored outputs and committed results use,
     ``paper`` long runs meant for a GPU or a night.
 
+Unsolved exercises
+    In IPython, ``setup()`` shows an exercise's stub, ``raise NotImplementedError("Exercise <id>: ...")``,
+    as one "not solved yet" line naming the line to replace, and likewise a grade cell's
+    ``check("<id>", name)`` whose answer ``name`` is not defined yet (the checker's own exceptions render
+    themselves through ``_render_traceback_``); every other error keeps IPython's traceback.
+
 Seeds
     ``seed_for(tag)`` = the first 8 bytes (big-endian) of SHA-256(f"{seed}:{tag}"), so that every cell
     that samples owns its generator and no output depends on how many numbers an earlier cell drew.
@@ -13,7 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import traceback
 import warnings
+from types import TracebackType
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,11 +61,64 @@ def _filter_warnings() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
 
 
+_STUB = re.compile(r"Exercise (?P<id>[A-Za-z0-9_]+-[A-Za-z0-9_]+): (?P<task>.*)", re.S)
+
+
+def exercise_stub_message(err: BaseException, tb: TracebackType | None = None) -> str | None:
+    """One line for an exercise stub's NotImplementedError ("Exercise <id>: <task>"), None otherwise."""
+    match = _STUB.fullmatch(str(err)) if type(err) is NotImplementedError else None
+    if match is None:
+        return None
+    frames = traceback.extract_tb(tb if tb is not None else err.__traceback__)
+    where = f"line {frames[-1].lineno} of the exercise cell" if frames else "the stub line"
+    return (f"⏳ Exercise {match['id']} is not solved yet: replace {where}, `raise NotImplementedError(...)`, "
+            f"with your code ({match['task'].rstrip('.')}).")
+
+
+_CHECK_CALL = re.compile(r"check\(\s*[\"'](?P<id>[A-Za-z0-9_]+-[A-Za-z0-9_]+)[\"']\s*,\s*(?P<name>\w+)")
+
+
+def unsolved_answer_message(err: BaseException, tb: TracebackType | None = None) -> str | None:
+    """One line for ``check("<id>", name)`` failing because ``name`` is undefined (its exercise is unsolved)."""
+    if type(err) is not NameError or not getattr(err, "name", None):
+        return None
+    frames = traceback.extract_tb(tb if tb is not None else err.__traceback__)
+    match = _CHECK_CALL.search(frames[-1].line or "") if frames else None
+    if match is None or match["name"] != err.name:
+        return None
+    return (f"⏳ Exercise {match['id']} is not solved yet: `{err.name}` is not defined. Solve the exercise above "
+            f"(its cell defines `{err.name}`), run that cell, then run this one again.")
+
+
+def _show_exercise_errors(shell: Any, etype: type, value: BaseException, tb: TracebackType | None,
+                          tb_offset: int | None = None) -> None:
+    """IPython custom-exception handler: a stub, or a grade cell's undefined answer, shows as one line.
+
+    (IPython's ``showtraceback`` prints ``value._render_traceback_()`` instead of a traceback when present.)
+    """
+    line = exercise_stub_message(value, tb) or unsolved_answer_message(value, tb)
+    if line is not None:
+        value._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+
+def _install_exercise_display() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        shell.set_custom_exc((NotImplementedError, NameError), _show_exercise_errors)
+
+
 def setup(budget: str | None = None, seed: int = 0) -> None:
     """Prepare a notebook or script: budget, thread count, warning filters, base seed.
 
     ``budget`` overrides ``$ELBO_COURSE_BUDGET`` (one of ``ci``, ``full``, ``paper``); the thread count
-    comes from ``$ELBO_COURSE_THREADS`` (default 2). Returns None so that a notebook cell prints nothing.
+    comes from ``$ELBO_COURSE_THREADS`` (default 2). In IPython it also installs the short display of
+    unsolved exercises and failed checks (see the module docstring). Returns None so that a notebook cell
+    prints nothing.
     """
     if budget is not None and budget not in BUDGETS:
         raise ValueError(f"Unknown budget {budget!r}: use one of {', '.join(BUDGETS)}.")
@@ -67,6 +130,7 @@ def setup(budget: str | None = None, seed: int = 0) -> None:
         raise ValueError("ELBO_COURSE_THREADS must be a positive integer.")
     torch.set_num_threads(threads)
     _filter_warnings()
+    _install_exercise_display()
     try:  # inline figures without the retina doubling, so stored PNGs stay small
         import matplotlib
 

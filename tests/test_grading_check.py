@@ -104,7 +104,7 @@ def test_pass_line_is_short_and_deterministic(registry, capsys):
 def test_wrong_number_reports_expected_got_and_hint(registry):
     exercise_id = registry("number", expected=1.0 / 3.0, rtol=1e-4)
     with pytest.raises(AssertionError) as info:
-        check(exercise_id, 0.3)
+        check(exercise_id, 0.3, reveal=True)
     text = str(info.value)
     assert "expected 0.333333, got 0.3" in text and f"Hint: {HINT}" in text
 
@@ -136,7 +136,11 @@ def test_tensor_shape_type_and_nan(registry):
         check(exercise_id, bad)
     bad[1, 2] = 5.5
     with pytest.raises(AssertionError, match=r"1 of 6 entries differ; at index \(1, 2\) expected 5, got 5.5"):
+        check(exercise_id, bad, reveal=True)
+    with pytest.raises(AssertionError, match=r"1 of 6 entries differ; the entry at index \(1, 2\) is too large: "
+                                             r"off by about 10%") as info:
         check(exercise_id, bad)
+    assert "5.5" not in str(info.value) and "expected 5" not in str(info.value)
 
 
 def test_zero_dim_tensor_expected_rejects_shape_one(registry):
@@ -165,8 +169,12 @@ def test_containers_bools_and_strings(registry):
     exercise_id = registry("dict", expected={"larger": "log_of_mean", "ok": True, "pair": (1.0, 2)})
     check(exercise_id, {"larger": " Log_of_Mean", "ok": True, "pair": [1.0, 2]})
     with pytest.raises(AssertionError, match=r"your answer\['ok'\]: expected True, got False"):
+        check(exercise_id, {"larger": "log_of_mean", "ok": False, "pair": (1.0, 2)}, reveal=True)
+    with pytest.raises(AssertionError, match=r"your answer\['ok'\] is False, which is not right"):
         check(exercise_id, {"larger": "log_of_mean", "ok": False, "pair": (1.0, 2)})
     with pytest.raises(AssertionError, match=r"your answer\['pair'\]\[1\]: expected 2, got 3"):
+        check(exercise_id, {"larger": "log_of_mean", "ok": True, "pair": (1.0, 3)}, reveal=True)
+    with pytest.raises(AssertionError, match=r"your answer\['pair'\]\[1\] is too large: off by about 50%"):
         check(exercise_id, {"larger": "log_of_mean", "ok": True, "pair": (1.0, 3)})
     with pytest.raises(AssertionError, match="should be a dict with keys"):
         check(exercise_id, {"larger": "log_of_mean"})
@@ -206,10 +214,10 @@ def test_stub_answers_say_not_implemented(registry):
     def stub(x):
         raise NotImplementedError("Exercise zz_test-square: replace this line with your code")
 
-    with pytest.raises(NotImplementedError, match="Exercise zz_test-square is not implemented yet"):
+    with pytest.raises(NotImplementedError, match="Exercise zz_test-square is not solved yet"):
         check(function_id, stub)
     value_id = registry("value", expected=1.0)
-    with pytest.raises(NotImplementedError, match="Exercise zz_test-value is not implemented yet"):
+    with pytest.raises(NotImplementedError, match="Exercise zz_test-value is not solved yet"):
         check(value_id, ...)
     assert evaluate(value_id, ...).status == grading.NOT_IMPLEMENTED
 
@@ -280,7 +288,7 @@ def test_default_timeout_is_the_per_cell_grading_limit():
 def test_endless_loop_is_stopped_near_the_limit(registry, alarm_untouched):
     exercise_id = registry("square", cases=[(2.0,), (3.0,)], reference=lambda x: x * x)
     start = time.monotonic()
-    result = evaluate(exercise_id, _endless, timeout=1)
+    result = evaluate(exercise_id, _endless, timeout=1, attempt=2)
     took = time.monotonic() - start
     assert result.status == grading.TIMEOUT and 0.95 <= took < 3.0, (result, took)
     text = result.message
@@ -440,9 +448,10 @@ def test_the_notebook_stub_is_not_implemented(registry):
     exec(build.stub_source("def f(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
                            exercise_id), namespace)
     result = evaluate(exercise_id, namespace["f"])
-    assert result == grading.Result(grading.NOT_IMPLEMENTED, "Exercise zz_test-square is not implemented yet: "
-                                    "replace the `raise NotImplementedError(...)` line with your code.")
-    with pytest.raises(NotImplementedError, match="Exercise zz_test-square is not implemented yet"):
+    assert result == grading.Result(grading.NOT_IMPLEMENTED, "⏳ Exercise zz_test-square is not solved yet: "
+                                    "replace the `raise NotImplementedError(...)` line in the exercise cell above "
+                                    "with your code, run it, then this one.")
+    with pytest.raises(NotImplementedError, match="Exercise zz_test-square is not solved yet"):
         check(exercise_id, namespace["f"])
 
 
@@ -452,7 +461,7 @@ def test_torch_not_implemented_inside_the_function_is_an_error(registry):
     def uses_a_bare_module(x):
         return torch.nn.Module()(torch.tensor(x))
 
-    result = evaluate(exercise_id, uses_a_bare_module)
+    result = evaluate(exercise_id, uses_a_bare_module, attempt=2)
     assert result.status == grading.ERROR
     text = result.message
     assert text.startswith('✗ zz_test-square: your function raised NotImplementedError: Module [Module] is missing '
@@ -489,12 +498,12 @@ def test_float32_answer_to_a_float64_exercise_is_named(registry):
                            rtol=1e-9, atol=1e-9)
     got = torch.tensor([1.0, -1.99512345678], dtype=torch.float32)
     with pytest.raises(AssertionError) as info:
-        check(exercise_id, got)
+        check(exercise_id, got, reveal=True)
     text = str(info.value)
     assert ("your answer: expected a float64 tensor, got float32 — compute in float64 (e.g. .double()); 1 of 2 "
             "entries differ; at index (1,) expected -1.995123457, got -1.995123506 (they differ by 4.9e-08, "
             "16.3 times the tolerance 3e-09).") in text
-    text = evaluate(exercise_id, got.double()).message  # the same numbers in float64 fail too, without the note...
+    text = evaluate(exercise_id, got.double(), reveal=True).message  # the same numbers in float64 fail too, without the note...
     assert text.startswith("✗ zz_test-t64: your answer: 1 of 2 entries differ") and "float32" not in text
     loose = registry("t64_loose", expected=lambda: torch.tensor([1.0, 1.0 / 3.0], dtype=torch.float64), rtol=1e-6)
     check(loose, torch.tensor([1.0, 1.0 / 3.0], dtype=torch.float32))  # ...but float32 within tolerance passes
@@ -504,7 +513,7 @@ def test_dtype_note_for_numbers_arrays_and_function_results(registry):
     number = registry("number", expected=-1.99512345678, rtol=1e-9, atol=1e-9)
     text = evaluate(number, torch.tensor(-1.99512345678, dtype=torch.float32)).message
     assert "expected a float64 number, got a float32 tensor — compute in float64 (e.g. .double())" in text
-    text = evaluate(number, torch.tensor(-1.99512345678, dtype=torch.bfloat16)).message  # NumPy lacks bfloat16
+    text = evaluate(number, torch.tensor(-1.99512345678, dtype=torch.bfloat16), reveal=True).message  # no NumPy bf16
     assert "got a bfloat16 tensor" in text and "expected -1.99512, got -1.99219" in text
     array = registry("array", expected=lambda: np.array([2.0, 1.0 / 3.0]), rtol=1e-12, atol=0.0)
     text = evaluate(array, np.array([2.0, 1.0 / 3.0], dtype=np.float32)).message
@@ -522,19 +531,19 @@ def test_no_dtype_note_without_a_float64_exercise(registry):
     t32 = registry("t32", expected=lambda: torch.tensor([1.0, 2.0]))
     assert "float64" not in evaluate(t32, torch.tensor([1.0, 2.5])).message
     assert "float64" not in evaluate(t32, torch.tensor([1.0, 2.5], dtype=torch.float64)).message
-    text = evaluate(registry("int", expected=2), torch.tensor(3.0)).message
+    text = evaluate(registry("int", expected=2), torch.tensor(3.0), reveal=True).message
     assert "your answer: expected 2, got 3." in text and "float64" not in text
 
 
 def test_values_that_print_alike_get_more_digits_and_the_distance(registry):
     exercise_id = registry("third", expected=1.0 / 3.0, rtol=1e-9, atol=0.0)
-    text = evaluate(exercise_id, 1.0 / 3.0 + 1e-7).message
+    text = evaluate(exercise_id, 1.0 / 3.0 + 1e-7, reveal=True).message
     assert "your answer: expected 0.33333333, got 0.33333343 (they differ by 1e-07, 300 times the tolerance 3.3e-10)." \
         in text
     exact = registry("exact", expected=1.0, rtol=0.0, atol=0.0)
-    text = evaluate(exact, 1 + 1e-12).message
+    text = evaluate(exact, 1 + 1e-12, reveal=True).message
     assert "expected 1, got 1.000000000001 (they differ by 1e-12, the tolerance is 0)." in text
-    assert "expected 0.333333, got 0.3." in evaluate(exercise_id, 0.3).message  # unchanged when 6 digits differ
+    assert "expected 0.333333, got 0.3." in evaluate(exercise_id, 0.3, reveal=True).message  # 6 digits differ
 
 
 # ----- the specs of lesson 00_start_here -------------------------------------------------------------
@@ -652,3 +661,53 @@ def test_references_agree_with_the_library():
     assert torch.equal(lesson05.lattice_centres(16, 0.8, 2), mi_toy.mu)
     assert lesson05.mutual_info_expected() == pytest.approx(mi_toy.terms()["mutual_info"], abs=1e-10)
     assert lesson05.bound_slack_expected() == pytest.approx(bound_toy.terms()["expected_entropy"], abs=1e-10)
+
+
+# ----- feedback that does not hand over the answer ----------------------------------------------------
+
+@pytest.mark.parametrize("got, words", [
+    (-0.7, "has the wrong sign (its size is right)"),
+    (1.4, "is 2 times the right value"),
+    (0.7 + math.log(5), "is too large by exactly log K"),
+    (0.7 - math.log(5), "is too small by exactly log K"),
+    (0.7000002, "is just outside the tolerance: it misses by 2e-07"),
+    (0.9, "is too large: off by about 29%"),
+    (0.0, "is 0, but the right value is not"),
+])
+def test_first_miss_diagnoses_without_the_expected_value(registry, got, words):
+    exercise_id = registry("diag", expected=0.7, rtol=1e-7, atol=0.0, offsets={"log K": math.log(5)})
+    text = evaluate(exercise_id, got).message
+    assert words in text and "0.7 " not in text.replace(f"{got}", "") and "expected 0.7" not in text, text
+    assert "Hint:" not in text and "a second miss also shows a hint" in text
+
+
+def test_hints_are_staged_and_reveal_shows_the_value(registry, capsys):
+    exercise_id = registry("staged", expected=2.5)
+    with pytest.raises(AssertionError) as first:
+        check(exercise_id, 2.0)
+    with pytest.raises(AssertionError) as second:
+        check(exercise_id, 2.0)
+    assert "Hint:" not in str(first.value) and f"Hint: {HINT}" in str(second.value)
+    assert "2.5" not in str(first.value) + str(second.value)
+    with pytest.raises(AssertionError, match="expected 2.5, got 2"):
+        check(exercise_id, 2.0, reveal=True)
+    check(exercise_id, 2.5)
+    with pytest.raises(AssertionError) as again:  # a pass resets the count
+        check(exercise_id, 2.0)
+    assert "Hint:" not in str(again.value)
+
+
+def test_check_failures_render_without_the_checkers_frames(registry):
+    exercise_id = registry("render", expected=1.0)
+    with pytest.raises(grading.CheckFailed) as info:
+        check(exercise_id, 3.0)
+    assert info.value._render_traceback_() == str(info.value).splitlines()
+    assert isinstance(info.value, AssertionError)
+
+
+def test_verify_uses_the_spec_tolerance_and_reveals_nothing(registry):
+    exercise_id = registry("hidden", expected=1.0, rtol=1e-3, atol=0.0)
+    grading.verify(exercise_id, 1.0005, 1.0)
+    with pytest.raises(AssertionError) as info:
+        grading.verify(exercise_id, 1.002, 1.0)
+    assert str(info.value) == "zz_test-hidden: a hidden test failed."

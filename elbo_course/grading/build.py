@@ -14,7 +14,13 @@ Then, for every code cell:
   (e.g. the ``def f(x):`` line) stays. ``<instruction>`` is ``metadata.elbo_course.instruction`` of
   the cell, or a default;
 * the lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` (a grade cell) are removed;
-* a cell whose source changed loses its outputs and execution count; other cells are copied unchanged.
+* a cell whose source changed loses its outputs and execution count, and so does every other code cell that
+  mentions an answer name (``answer_names``), so that no lesson keeps an output showing an answer;
+* solution and grade cells get the tag ``raises-exception``, so that Run All goes on past an unsolved
+  exercise (JupyterLab and nbclient honour it; the stub shows one "not solved yet" line, see
+  ``runtime.setup``), while under nbgrader an unsolved exercise still scores zero;
+* the notebook's kernelspec becomes ``KERNELSPEC`` (what JupyterLab itself writes, so that opening a
+  lesson does not mark it as changed); other cells are copied unchanged.
 
 Output is deterministic (``nbformat.writes``: sorted keys, one-space indent, trailing newline) and every
 file is written atomically (temporary file in the same folder, then ``os.replace``).
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +42,11 @@ from .notebook import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, N
                        nbgrader)
 
 DEFAULT_INSTRUCTION = "replace this line with your code"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+RUN_ON_TAG = "raises-exception"
+_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(")
+_ASSIGN = re.compile(r"^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=]*)?=(?!=)")
+_ANSWER_ARG = re.compile(r"""\bcheck\(\s*["'][^"']+["']\s*,\s*([A-Za-z_]\w*)""")
 COMMAND = "python -m elbo_course.grading.build"
 
 
@@ -67,12 +79,48 @@ def stub_source(source: str, grade_id: str | None, instruction: str = DEFAULT_IN
     return "\n".join(out)
 
 
+def answer_names(solution: nbformat.NotebookNode, name: str = "notebook") -> set[str]:
+    """Names that hold an exercise's answer: the argument of every ``check("<id>", name)``, each function
+    whose body is a solution region, and each top-level name a solution region assigns that a later
+    non-exercise cell reads."""
+    names: set[str] = set()
+    assigned: list[tuple[int, set[str]]] = []
+    for index, cell in enumerate(solution.cells):
+        if cell.cell_type != "code":
+            continue
+        names |= set(_ANSWER_ARG.findall(cell.source))
+        if not is_solution_cell(cell):
+            continue
+        lines = cell.source.split("\n")
+        here: set[str] = set()
+        for begin, end in marker_regions(lines, BEGIN_SOLUTION, END_SOLUTION, f"{name} cell {index}"):
+            defs = [m.group(1) for m in map(_DEF.match, lines[:begin]) if m]
+            if defs and lines[begin].startswith((" ", "\t")):
+                names.add(defs[-1])
+            for line in lines[begin + 1:end]:
+                match = _ASSIGN.match(line)
+                if match:
+                    here |= {n.strip() for n in match.group(1).split(",")}
+        assigned.append((index, here))
+    for index, here in assigned:
+        later = "\n".join(c.source for c in solution.cells[index + 1:]
+                          if c.cell_type == "code" and not is_solution_cell(c) and not is_grade_cell(c))
+        names |= {n for n in here if re.search(rf"(?<![\w.]){re.escape(n)}\b", later)}
+    return names
+
+
+def _mentions(source: str, names: set[str]) -> bool:
+    return any(re.search(rf"(?<![\w.]){re.escape(n)}\b", source) for n in names)
+
+
 def lesson_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """A deep copy of ``solution`` with every code cell passed through ``stub_source``.
 
     Raises NotebookFormatError (naming ``name`` and the cell) for a notebook that breaks the format.
     """
     lesson = copy.deepcopy(solution)
+    lesson.metadata["kernelspec"] = dict(KERNELSPEC)
+    answers = answer_names(solution, name)
     for index, cell in enumerate(lesson.cells):
         where = f"{name} cell {index}"
         if cell.cell_type != "code":
@@ -84,10 +132,13 @@ def lesson_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> 
         grade_id = nbgrader(cell).get("grade_id") if is_solution_cell(cell) else None
         instruction = cell.metadata.get("elbo_course", {}).get("instruction", DEFAULT_INSTRUCTION)
         new_source = stub_source(cell.source, grade_id, instruction, where)
-        if new_source != cell.source:
+        if new_source != cell.source or _mentions(cell.source, answers):
             cell.source = new_source
             cell.outputs = []
             cell.execution_count = None
+        if is_solution_cell(cell) or is_grade_cell(cell):
+            tags = list(cell.metadata.get("tags", []))
+            cell.metadata["tags"] = tags if RUN_ON_TAG in tags else tags + [RUN_ON_TAG]
     exercises(solution, name)  # ids, grade cells and check() calls follow grading.notebook
     return lesson
 

@@ -14,8 +14,14 @@ What is checked: numbers and tensors compare with ``|got - expected| <= atol + r
 float64, after checks of type, shape and NaN/inf; a non-finite expected entry must be matched exactly;
 bools, strings (case and surrounding blanks ignored) and containers compare entry by entry. A float32 (or
 lower) answer within the tolerance passes; one that fails where float64 is expected is told so ("expected
-a float64 tensor, got float32 — compute in float64"), and two values that print alike are shown with more
-digits and how far apart they are in units of the tolerance.
+a float64 tensor, got float32 — compute in float64").
+
+Feedback never hands over a value answer: the first miss gets a diagnosis (``compare.diagnose``: just
+outside the tolerance and by how much, wrong sign, a factor, a named offset such as log K, overflow, how
+far off), later misses of the same exercise add the spec's hint (words, no code), and only
+``check(..., reveal=True)`` states the expected value (for self-study). A function answer's failure may show
+the failing case's input and both outputs. ``verify(id, got, expected)`` is the hidden tests' comparison:
+the same spec tolerance against a value stored in the grade cell, failing with a bare AssertionError.
 
 A function answer runs under a time limit (``timeout``, default ``DEFAULT_TIMEOUT`` = 30 s, the per-cell
 grading limit; one budget for all its cases; None for none). An endless loop is stopped and reported as
@@ -27,24 +33,21 @@ Only the notebook's stub, ``raise NotImplementedError("Exercise <this id>: ...")
 yet"; any other exception from the student's function (a NotImplementedError from torch included) is an
 ERROR showing its message and the student's traceback frames (none of the checker's).
 
-``check`` prints one deterministic line on success, raises ``AssertionError`` (with expected vs got,
-rounded, and the hint) on a wrong answer or an error in the student's function, ``TimeoutError`` when the
-limit ran out, and ``NotImplementedError`` naming the exercise while the stub is still there. ``evaluate``
-returns the same verdict as a ``Result`` without printing or raising.
+``check`` prints one deterministic line on success, raises ``CheckFailed`` (an AssertionError) on a wrong
+answer or an error in the student's function, ``CheckTimeout`` (a TimeoutError) when the limit ran out,
+and ``NotSolved`` (a NotImplementedError, one "not solved yet" line) while the stub is still there; in
+Jupyter each shows only its message (``grading.feedback``). ``evaluate`` returns the same verdict as a
+``Result`` without printing or raising.
 """
 from __future__ import annotations
 
 import copy
 import importlib
-import os
-import re
-import sys
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import limits
 from .compare import Mismatch, compare, fmt, type_name
+from .feedback import CheckFailed, CheckTimeout, NotSolved, error_message, is_stub, timeout_message
 from .limits import DEFAULT_TIMEOUT, TimeLimit, TimeLimitExceeded
 from .notebook import lesson_id_of, parse_exercise_id
 from .specs import module_for
@@ -69,6 +72,8 @@ class ExerciseSpec:
     reference: Callable[..., Any] | None = None
     rtol: float = 1e-6
     atol: float = 1e-8
+    wrong: tuple[Any, ...] = ()
+    offsets: dict[str, float] = field(default_factory=dict)
     _resolved: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def expected_value(self) -> Any:
@@ -99,10 +104,14 @@ _REGISTRY: dict[str, ExerciseSpec] = {}
 
 def register(exercise_id: str, *, hint: str, difficulty: int = 1, expected: Any = _UNSET,
              cases: Any = None, reference: Callable[..., Any] | None = None,
-             rtol: float = 1e-6, atol: float = 1e-8) -> ExerciseSpec:
+             rtol: float = 1e-6, atol: float = 1e-8, wrong: Any = (),
+             offsets: dict[str, float] | None = None) -> ExerciseSpec:
     """Register the spec of ``exercise_id`` ("<lesson_id>-<name>"); give ``expected`` or ``cases`` + ``reference``.
 
-    ``difficulty`` is the number of stars (1-3) the notebook shows; ``hint`` is printed on failure.
+    ``difficulty`` is the number of stars (1-3) the notebook shows; ``hint`` (words and maths, never code)
+    is printed from the second failed attempt on. ``wrong``: typical wrong answers (values, or functions for
+    a function exercise) that the checker and the hidden tests must both reject (the tests hold them to it).
+    ``offsets``: named additive mistakes the first-miss diagnosis recognises, e.g. ``{"log K": log(5)}``.
     Raises ValueError for an id nbgrader would reject or an incomplete spec. Registering an id again
     replaces its spec (so ``importlib.reload`` works).
     """
@@ -115,7 +124,8 @@ def register(exercise_id: str, *, hint: str, difficulty: int = 1, expected: Any 
         raise ValueError(f"register({exercise_id!r}): give either expected=... or cases=... with reference=...")
     if cases is not None and not callable(reference):
         raise ValueError(f"register({exercise_id!r}): cases=... needs reference=<function computing the answer>.")
-    spec = ExerciseSpec(exercise_id, hint.strip(), difficulty, expected, cases, reference, float(rtol), float(atol))
+    spec = ExerciseSpec(exercise_id, hint.strip(), difficulty, expected, cases, reference, float(rtol), float(atol),
+                        tuple(wrong), {str(k): float(v) for k, v in (offsets or {}).items()})
     _REGISTRY[exercise_id] = spec
     return spec
 
@@ -153,81 +163,33 @@ def _call(function: Callable[..., Any], case: Any) -> Any:
     return function(*case) if isinstance(case, tuple) else function(case)
 
 
-_OWN_FILES = {os.path.normcase(os.path.abspath(f)) for f in (__file__, limits.__file__)}
-
-
-def _cell_or_file(filename: str) -> str:
-    """'Cell In[3]' for code typed in a Jupyter/IPython cell (as IPython's own tracebacks say), else 'File "..."'."""
-    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-    try:
-        label = shell.compile.format_code_name(filename) if shell is not None else None
-    except Exception:  # an IPython without this method: fall back to the file name
-        label = None
-    return " ".join(label) if label else f'File "{filename}"'
-
-
-def _student_traceback(err: BaseException, most: int = 8) -> str:
-    """The traceback of ``err`` from the student's function down (the checker's own frames, the caller's
-    above it and the time limit's alarm handler below it, left out)."""
-    frames = traceback.extract_tb(err.__traceback__)
-    while frames and os.path.normcase(os.path.abspath(frames[0].filename)) in _OWN_FILES:
-        frames.pop(0)
-    while frames and os.path.normcase(os.path.abspath(frames[-1].filename)) in _OWN_FILES:
-        frames.pop()
-    if not frames:
-        return ""
-    shown = frames if len(frames) <= most else frames[:2] + frames[2 - most:]
-    lines = [f"  {_cell_or_file(f.filename)}, line {f.lineno}, in {f.name}\n"
-             + (f"    {f.line.strip()}\n" if f.line else "") for f in shown]
-    if len(frames) > most:
-        lines.insert(2, f"  ... ({len(frames) - most} more frames)\n")
-    return "Traceback of your code (most recent call last):\n" + "".join(lines)
-
-
-def _is_stub(err: BaseException, exercise_id: str) -> bool:
-    """Whether ``err`` is this exercise's notebook stub, ``raise NotImplementedError("Exercise <id>: ...")``."""
-    return type(err) is NotImplementedError and str(err).startswith(f"Exercise {exercise_id}:")
-
-
-def _error_message(exercise_id: str, err: Exception, label: str, hint: str) -> str:
-    detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    why = ""
-    if isinstance(err, NotImplementedError):
-        other = re.match(r"Exercise (\S+):", str(err))
-        why = (f" It calls exercise {other.group(1)}, which is not implemented yet: finish that one first." if other
-               else " This is not the exercise's stub: code your function calls does not implement that operation "
-                    "(for these inputs); compute it another way.")
-    return f"✗ {exercise_id}: your function raised {detail} on {label}.{why}\n{_student_traceback(err)}Hint: {hint}"
-
-
-def _timeout_message(exercise_id: str, err: BaseException, limit: TimeLimit, label: str, i: int, n: int,
-                     before: float, hint: str) -> str:
-    earlier = "case 1" if i == 2 else f"cases 1-{i - 1}"
-    shared = (f" The {limit.seconds:g} s cover all {n} cases of one check; {earlier} took {before:.1f} s."
-              if i > 1 else "")
-    return (f"✗ {exercise_id}: your function did not return within {limit.seconds:g} s on {label} (an endless "
-            f"loop?), so it was stopped. Make sure every loop ends: a while loop's condition must become false, "
-            f"and a loop that refines an estimate needs a fixed number of steps.{shared}\n"
-            f"{_student_traceback(err)}Hint: {hint}")
-
-
 def _not_implemented(exercise_id: str, what: str) -> Result:
-    return Result(NOT_IMPLEMENTED, f"Exercise {exercise_id} is not implemented yet: {what}")
+    return Result(NOT_IMPLEMENTED, f"⏳ Exercise {exercise_id} is not solved yet: {what}")
 
 
-def evaluate(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_TIMEOUT) -> Result:
+def _hint_line(spec: ExerciseSpec, attempt: int, reveal: bool) -> str:
+    """The staged hint: none on the first miss, the spec's hint from the second on (or with reveal)."""
+    if attempt >= 2 or reveal:
+        return f"Hint: {spec.hint}"
+    return "Fix it and run this cell again; a second miss also shows a hint."
+
+
+def evaluate(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_TIMEOUT, reveal: bool = False,
+             attempt: int = 1) -> Result:
     """Grade ``answer`` without printing or raising (the building block of ``check``).
 
-    A function answer gets ``timeout`` seconds for all its cases together (None: no limit; see the module
-    docstring for where the limit cannot apply); running out gives status TIMEOUT.
+    A value answer's message never states the expected value unless ``reveal``; a function answer's may
+    show the failing case's input and both outputs. ``attempt`` (1, 2, ...) stages the hint. A function
+    answer gets ``timeout`` seconds for all its cases together (None: no limit); running out gives TIMEOUT.
     """
     spec = get_spec(exercise_id)
+    hint = _hint_line(spec, attempt, reveal)
     limit = TimeLimit(timeout)
     if answer is Ellipsis or answer is NotImplemented:
-        return _not_implemented(exercise_id, "replace the ... with your answer.")
+        return _not_implemented(exercise_id, "replace the ... with your answer, run that cell, then this one.")
     try:
         if spec.cases is None:
-            compare(spec.expected_value(), answer, spec.rtol, spec.atol, "your answer")
+            compare(spec.expected_value(), answer, spec.rtol, spec.atol, "your answer", reveal, spec.offsets)
             return Result(PASSED, f"✓ {exercise_id} passed.")
         if not callable(answer):
             return Result(FAILED, f"✗ {exercise_id}: the answer should be a function, got {type_name(answer)}.")
@@ -240,34 +202,55 @@ def evaluate(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_T
             except TimeLimitExceeded as err:
                 if err.owner is not limit:
                     raise
-                return Result(TIMEOUT, _timeout_message(exercise_id, err, limit, label, i, len(cases), before,
-                                                        spec.hint))
+                return Result(TIMEOUT, timeout_message(exercise_id, err, limit, label, i, len(cases), before, hint))
             except NotImplementedError as err:
-                if _is_stub(err, exercise_id):
-                    return _not_implemented(exercise_id,
-                                            "replace the `raise NotImplementedError(...)` line with your code.")
-                return Result(ERROR, _error_message(exercise_id, err, label, spec.hint))
+                if is_stub(err, exercise_id):
+                    return _not_implemented(exercise_id, "replace the `raise NotImplementedError(...)` line in the "
+                                                         "exercise cell above with your code, run it, then this one.")
+                return Result(ERROR, error_message(exercise_id, err, label, hint))
             except Exception as err:  # the student's code failed: report it with the hint
-                return Result(ERROR, _error_message(exercise_id, err, label, spec.hint))
-            compare(_call(spec.reference, copy.deepcopy(case)), got, spec.rtol, spec.atol, f"on {label}, the result")
+                return Result(ERROR, error_message(exercise_id, err, label, hint))
+            compare(_call(spec.reference, copy.deepcopy(case)), got, spec.rtol, spec.atol, f"on {label}, the result",
+                    True, spec.offsets)
         return Result(PASSED, f"✓ {exercise_id} passed ({len(cases)} cases).")
     except Mismatch as err:
-        return Result(FAILED, f"✗ {exercise_id}: {err}\nHint: {spec.hint}")
+        return Result(FAILED, f"✗ {exercise_id}: {err}\n{hint}")
 
 
-def check(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
-    """Check an exercise answer: print one pass line, or raise with what is wrong and the hint.
+_ATTEMPTS: dict[str, int] = {}
 
-    Raises AssertionError for a wrong answer (or an exception inside the student's function),
-    TimeoutError when the function did not return within ``timeout`` seconds (default 30; None: no
-    limit), and NotImplementedError naming the exercise while its stub is unchanged.
+
+def check(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_TIMEOUT, reveal: bool = False) -> None:
+    """Check an exercise answer: print one pass line, or raise with what is wrong.
+
+    The first miss diagnoses (sign, factor, shape, offset, overflow, how far off); later misses of the same
+    exercise in this kernel add the hint. ``reveal=True`` (for self-study) also states the expected value.
+    Raises ``CheckFailed`` (an AssertionError) for a wrong answer or an exception inside the student's
+    function, ``CheckTimeout`` (a TimeoutError) when the function did not return within ``timeout`` seconds
+    (default 30; None: no limit), and ``NotSolved`` (a NotImplementedError) while the stub is unchanged;
+    in Jupyter each shows its message alone, without the checker's frames.
     """
-    result = evaluate(exercise_id, answer, timeout=timeout)
+    attempt = _ATTEMPTS.get(exercise_id, 0) + 1
+    result = evaluate(exercise_id, answer, timeout=timeout, reveal=reveal, attempt=attempt)
     if result.status == PASSED:
+        _ATTEMPTS.pop(exercise_id, None)
         print(result.message)
         return None
     if result.status == NOT_IMPLEMENTED:
-        raise NotImplementedError(result.message)
+        raise NotSolved(result.message)
+    _ATTEMPTS[exercise_id] = attempt
     if result.status == TIMEOUT:
-        raise TimeoutError(result.message)
-    raise AssertionError(result.message)
+        raise CheckTimeout(result.message)
+    raise CheckFailed(result.message)
+
+
+def verify(exercise_id: str, got: Any, expected: Any) -> None:
+    """A hidden test: ``got`` must match the stored ``expected`` within the exercise spec's own tolerance.
+
+    Raises a bare AssertionError that reveals nothing (nbgrader shows hidden-test failures to students).
+    """
+    spec = get_spec(exercise_id)
+    try:
+        compare(expected, got, spec.rtol, spec.atol, "answer", False, None)
+    except Mismatch:
+        raise AssertionError(f"{exercise_id}: a hidden test failed.") from None

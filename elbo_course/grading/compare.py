@@ -1,10 +1,15 @@
-"""How ``check`` compares an answer with the expected value, and the messages it gives when they differ.
+"""How ``check`` compares an answer with the expected value, and what it tells the student when they differ.
 
-``compare(expected, got, rtol, atol, where)`` raises ``Mismatch`` with a student-facing sentence naming the
-first difference: wrong type or shape, NaN/inf entries, values outside ``atol + rtol |expected|`` (shown
-rounded, with more digits and the distance in tolerances when they print alike), and a float32/float16
-answer to a float64 exercise named as such. It never changes what passes: a lower-precision answer within
-the tolerance passes.
+``compare(expected, got, rtol, atol, where, reveal=True, offsets=None)`` raises ``Mismatch`` with a
+student-facing sentence naming the first difference: wrong type or shape, NaN/inf entries, values outside
+``atol + rtol |expected|``, and a float32/float16 answer to a float64 exercise named as such. It never
+changes what passes: a lower-precision answer within the tolerance passes.
+
+With ``reveal=True`` a wrong number is shown as "expected E, got G" (more digits and the distance in
+tolerances when they print alike). With ``reveal=False`` the expected value is never printed: ``diagnose``
+says what is wrong instead — a miss by little more than the tolerance (and by how much), the wrong sign, a
+factor (2, 1/2, 10, 1/10), a named additive offset (``offsets={"log K": 1.609}``), or how far off in
+relative terms and in which direction.
 """
 from __future__ import annotations
 
@@ -92,40 +97,84 @@ def _expected_got(expected: float, got: float, rtol: float, atol: float) -> str:
     return f"expected {shown[0]}, got {shown[1]} (they differ by {diff:.2g}, {scale})"
 
 
-def compare(expected: Any, got: Any, rtol: float, atol: float, where: str) -> None:
-    """Raise ``Mismatch`` describing the first difference between ``got`` and ``expected``."""
+_FACTORS = ((2.0, "2"), (0.5, "1/2"), (10.0, "10"), (0.1, "1/10"), (4.0, "4"), (0.25, "1/4"))
+
+
+def diagnose(expected: float, got: float, rtol: float, atol: float,
+             offsets: dict[str, float] | None = None) -> str:
+    """What is wrong with the number ``got`` (finite, outside the tolerance), without stating ``expected``."""
+    tol, diff = atol + rtol * abs(expected), got - expected
+    if abs(diff) <= 20 * tol:
+        return (f"is just outside the tolerance: it misses by {abs(diff):.2g}, {abs(diff) / tol:.3g} times the "
+                f"allowed {tol:.2g} — compute in float64 and do not round")
+    if expected != 0 and abs(got + expected) <= 10 * tol:
+        return "has the wrong sign (its size is right)"
+    for name, offset in (offsets or {}).items():
+        for sign, word in ((1.0, "too large"), (-1.0, "too small")):
+            if abs(diff - sign * offset) <= 10 * tol + 1e-9 * abs(offset):
+                return f"is {word} by exactly {name} (= {offset:.4g})"
+    for factor, label in _FACTORS:
+        if abs(got - factor * expected) <= 10 * tol * max(1.0, factor):
+            return f"is {label} times the right value: a factor is missing or doubled"
+    if expected == 0:
+        return f"should be 0 (within {atol:g}); it is {'positive' if got > 0 else 'negative'}"
+    if got == 0:
+        return "is 0, but the right value is not"
+    if (got > 0) != (expected > 0):
+        return "has the wrong sign, and its size is off too"
+    rel = abs(diff) / abs(expected)
+    size = (f"about {100 * rel:.0f}%" if 0.01 <= rel < 1 else f"a relative {rel:.1e}" if rel < 0.01
+            else f"about {rel:.2g} times the right value's size")
+    return f"is {'too large' if diff > 0 else 'too small'}: off by {size} (allowed: {rtol:.0e} relative)"
+
+
+def compare(expected: Any, got: Any, rtol: float, atol: float, where: str, reveal: bool = True,
+            offsets: dict[str, float] | None = None) -> None:
+    """Raise ``Mismatch`` describing the first difference between ``got`` and ``expected``.
+
+    ``reveal=False``: the message never contains the expected value (see ``diagnose``)."""
+    opts = (rtol, atol, reveal, offsets)
     if isinstance(expected, (bool, np.bool_)):
         if not isinstance(got, (bool, np.bool_)):
             raise Mismatch(f"{where} should be True or False, got {type_name(got)} {fmt(got)}.")
         if bool(got) != bool(expected):
-            raise Mismatch(f"{where}: expected {bool(expected)}, got {bool(got)}.")
+            raise Mismatch(f"{where}: expected {bool(expected)}, got {bool(got)}." if reveal
+                           else f"{where} is {bool(got)}, which is not right: reconsider the reasoning.")
     elif isinstance(expected, str):
         if not isinstance(got, str):
             raise Mismatch(f"{where} should be a str, got {type_name(got)}.")
         if got.strip().lower() != expected.strip().lower():
-            raise Mismatch(f"{where}: got {got!r}, which is not the right answer.")
+            raise Mismatch(f"{where}: got {got!r}, which is not the right answer"
+                           + (f" (expected {expected!r})." if reveal else "."))
     elif isinstance(expected, numbers.Real):
-        _compare_number(expected, got, rtol, atol, where)
+        _compare_number(expected, got, where, *opts)
     elif _is_data(expected) and _to_numpy(expected).ndim == 0 and not _is_data(got):
-        _compare_number(expected, got, rtol, atol, where)  # a 0-d tensor accepts a float
+        _compare_number(expected, got, where, *opts)  # a 0-d tensor accepts a float
     elif _is_data(expected):
-        _compare_array(expected, got, rtol, atol, where)
+        _compare_array(expected, got, where, *opts)
     elif isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise Mismatch(f"{where} should be a {type(expected).__name__} of length {len(expected)}, "
                            f"got {type_name(got)} {fmt(got)}.")
         for i, (e, g) in enumerate(zip(expected, got)):
-            compare(e, g, rtol, atol, f"{where}[{i}]")
+            compare(e, g, rtol, atol, f"{where}[{i}]", reveal, offsets)
     elif isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             raise Mismatch(f"{where} should be a dict with keys {sorted(map(str, expected))}, got {fmt(got)}.")
         for key in expected:
-            compare(expected[key], got[key], rtol, atol, f"{where}[{key!r}]")
+            compare(expected[key], got[key], rtol, atol, f"{where}[{key!r}]", reveal, offsets)
     elif _is_data(got) or got != expected:
-        raise Mismatch(f"{where}: expected {fmt(expected)}, got {fmt(got)}.")
+        raise Mismatch(f"{where}: expected {fmt(expected)}, got {fmt(got)}." if reveal
+                       else f"{where} ({fmt(got)}) is not the right answer.")
 
 
-def _compare_number(expected: Any, got: Any, rtol: float, atol: float, where: str) -> None:
+def _number_message(expected: float, got: float, rtol: float, atol: float, reveal: bool,
+                    offsets: dict[str, float] | None) -> str:
+    return _expected_got(expected, got, rtol, atol) if reveal else diagnose(expected, got, rtol, atol, offsets)
+
+
+def _compare_number(expected: Any, got: Any, where: str, rtol: float, atol: float, reveal: bool = True,
+                    offsets: dict[str, float] | None = None) -> None:
     note = _precision_note(expected, got)
     expected = float(_to_numpy(expected)) if _is_data(expected) else float(expected)
     if _is_data(got):
@@ -138,14 +187,17 @@ def _compare_number(expected: Any, got: Any, rtol: float, atol: float, where: st
         raise Mismatch(f"{where} should be a number, got {type_name(got)} {fmt(got)}.")
     value = float(got)
     if not math.isfinite(value) and math.isfinite(expected):
-        raise Mismatch(f"{where} is {value} (expected {fmt(expected)}): an exp overflowed or a log got 0 or "
-                       "a negative number somewhere; subtract the maximum before exponentiating"
-                       + (f"; {note}." if note else "."))
+        raise Mismatch(f"{where} is {value}" + (f" (expected {fmt(expected)})" if reveal else "")
+                       + ": an exp overflowed or a log got 0 or a negative number somewhere; subtract the maximum "
+                       "before exponentiating" + (f"; {note}." if note else "."))
     if not (value == expected or (math.isfinite(expected) and abs(value - expected) <= atol + rtol * abs(expected))):
-        raise Mismatch(f"{where}: {note + '; ' if note else ''}{_expected_got(expected, value, rtol, atol)}.")
+        message = _number_message(expected, value, rtol, atol, reveal or not math.isfinite(expected), offsets)
+        raise Mismatch(f"{where}{': ' if reveal or note or not math.isfinite(expected) else ' '}"
+                       f"{note + '; ' if note else ''}{message}.")
 
 
-def _compare_array(expected: Any, got: Any, rtol: float, atol: float, where: str) -> None:
+def _compare_array(expected: Any, got: Any, where: str, rtol: float, atol: float, reveal: bool = True,
+                   offsets: dict[str, float] | None = None) -> None:
     kind = "torch.Tensor" if _is_tensor(expected) else "numpy.ndarray"
     if _is_tensor(expected) != _is_tensor(got) or not _is_data(got):
         advice = "torch.as_tensor(...)" if _is_tensor(expected) else "numpy.asarray(...)"
@@ -157,7 +209,7 @@ def _compare_array(expected: Any, got: Any, rtol: float, atol: float, where: str
     if arr.dtype.kind not in "biuf":
         raise Mismatch(f"{where} has dtype {arr.dtype}; expected real numbers.")
     if arr.ndim == 0:  # a 0-d tensor reads best as a number
-        _compare_number(expected, got, rtol, atol, where)
+        _compare_number(expected, got, where, rtol, atol, reveal, offsets)
         return
     arr, note = arr.astype(np.float64), _precision_note(expected, got)
     finite = np.isfinite(exp)
@@ -170,5 +222,10 @@ def _compare_array(expected: Any, got: Any, rtol: float, atol: float, where: str
     wrong = (~finite & (arr != exp)) | (finite & (np.abs(arr - safe) > atol + rtol * np.abs(safe)))
     if wrong.any():
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
+        if reveal or not finite[index]:
+            detail = f"at index {index} " + _expected_got(float(exp[index]), float(arr[index]), rtol, atol)
+        else:
+            detail = f"the entry at index {index} " + diagnose(float(exp[index]), float(arr[index]), rtol, atol,
+                                                               offsets)
         raise Mismatch(f"{where}: {note + '; ' if note else ''}{int(wrong.sum())} of {arr.size} entries differ; "
-                       f"at index {index} {_expected_got(float(exp[index]), float(arr[index]), rtol, atol)}.")
+                       f"{detail}.")
