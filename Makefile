@@ -23,8 +23,14 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(BIN)/python -m elbo_course.data fetch
 
+# Extra JupyterLab arguments, e.g. `make lab LAB_ARGS="--no-browser --port 8899"` (headless).
+LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told; containers and cloud VMs often are root, so allow it there.
+ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
-	$(BIN)/jupyter lab lessons/
+	@$(if $(ROOT_ARG),echo "make lab: running as root (a container or cloud VM?): JupyterLab starts with --allow-root.")
+	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) lessons/
 
 test: setup
 	$(BIN)/python -m pytest -q tests

@@ -41,3 +41,18 @@ def test_save_writes_a_png(tmp_path):
     path = figures.save(fig, "check", folder=str(tmp_path))
     assert path.endswith("check.png") and (tmp_path / "check.png").stat().st_size > 0
     plt.close(fig)
+
+
+def test_explorer_carries_a_picture_and_a_readable_text():
+    import ipywidgets as widgets
+
+    from elbo_course import figures
+
+    fig, ax = figures.new_figure(3.0, 2.0)
+    ax.plot([0, 1], [0, 1])
+    box = figures.explorer([widgets.FloatSlider()], fig)
+    data = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"] == figures.EXPLORER_TEXT and not data["text/plain"].startswith("VBox(")
+    import base64
+    assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")

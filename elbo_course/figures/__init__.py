@@ -10,7 +10,9 @@
 
 Figures import the maths (``elbo_course.toys``, ``surgery`` ...) and never the reverse; they compute
 nothing that a notebook asserts on. Every widget is a thin ipywidgets shell around a plain callback that
-a test calls, and has a static figure of fixed settings.
+a test calls, and has a static figure of fixed settings. ``explorer`` wraps a widget so that its stored
+output also carries a picture of its starting state: a notebook opened without a kernel (or not trusted,
+as every freshly downloaded notebook is) shows that picture instead of the widget's repr.
 
 Style (STYLE_GUIDE.md): at most ``MAX_SIZE`` = 8 × 4 inches, text of at least ``MIN_FONT`` = 9 pt,
 labelled axes with units (nats), a title that states the finding. ``new_figure`` makes a figure under
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MAX_SIZE", "MIN_FONT", "FONT", "TITLE_FONT", "COLORS", "new_figure", "finish", "style_problems", "save"]
+__all__ = ["MAX_SIZE", "MIN_FONT", "FONT", "TITLE_FONT", "COLORS", "new_figure", "finish", "style_problems", "save",
+           "explorer", "EXPLORER_TEXT"]
 
 MAX_SIZE = (8.0, 4.0)   # inches (width, height)
 MIN_FONT = 9.0          # points
@@ -98,3 +101,47 @@ def save(fig, name: str, folder: str = "build/figures") -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     return str(path)
+
+
+EXPLORER_TEXT = ("Interactive explorer: run this cell (with a kernel) to move the sliders; "
+                 "the picture shows its starting settings.")
+_EXPLORER_CLASS: list[type] = []
+
+
+def _explorer_class() -> type:
+    """A VBox whose display bundle adds ``image/png`` (its starting picture) and a readable ``text/plain``.
+
+    JupyterLab renders ``application/vnd.jupyter.widget-view+json`` only with a live kernel in a trusted
+    notebook; otherwise it falls back to the richest safe type, which is now the picture, not the repr.
+    """
+    if not _EXPLORER_CLASS:
+        import ipywidgets as widgets
+
+        class Explorer(widgets.VBox):
+            _picture_png: str = ""
+
+            def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+                data = super()._repr_mimebundle_(**kwargs)
+                data["text/plain"] = EXPLORER_TEXT
+                if self._picture_png:
+                    data["image/png"] = self._picture_png
+                return data
+
+        _EXPLORER_CLASS.append(Explorer)
+    return _EXPLORER_CLASS[0]
+
+
+def explorer(children: list[Any], picture: Any) -> Any:
+    """``VBox(children)`` that also displays ``picture`` (a matplotlib Figure, closed here) as its static
+    PNG fallback (see ``_explorer_class``)."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    picture.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(picture)
+    box = _explorer_class()(children)
+    box._picture_png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return box
