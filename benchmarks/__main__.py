@@ -67,6 +67,9 @@ def write_readme(output: str, argv: list[str], path: Path = Path(__file__).with_
 
 
 def main(argv: list[str] | None = None) -> int:
+    from elbo_course import runtime
+
+    runtime.flush_denormals_in_this_process()  # as the experiments do, before any parallel op
     argv = list(sys.argv[1:] if argv is None else argv)
     tee = _Tee(sys.stdout)
     with contextlib.redirect_stdout(tee):

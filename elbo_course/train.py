@@ -25,6 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from . import runtime
 from .bounds import averaged_elbo, iwae_bound
 from .data import binarize
 from .fileio import atomic_torch_save
@@ -125,7 +126,7 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
         else:
             warnings.warn(f"{checkpoint_path} was written by a run with other arguments; training from scratch "
                           "and overwriting it.", stacklevel=2)
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(True)  # this thread only: see runtime.flush_denormals_in_this_process
     bar = _progress_bar(epochs, start_epoch, progress)
     started = time.perf_counter() - history["elapsed"]  # elapsed counts earlier (resumed) sessions too
     deadline = None if time_limit is None else time.perf_counter() + time_limit
@@ -180,7 +181,7 @@ def fit(model: VAE, x_train: Tensor, *, epochs: int, batch_size: int = 100, lr: 
                                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
                                    "history": history}, checkpoint_path)
     finally:
-        torch.set_flush_denormal(False)
+        torch.set_flush_denormal(runtime.flush_denormal_default())
         if bar is not None:
             bar.close()
     model.eval()

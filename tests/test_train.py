@@ -125,3 +125,19 @@ def test_on_epoch_records_a_learning_curve_outside_the_training_time(mnist) -> N
     values = [h["test_elbo"] for h in history["on_epoch"]]
     assert values[-1] > values[0] and all(isinstance(v, float) for v in values)
     assert history["elapsed"] == pytest.approx(sum(history["seconds"]), rel=0.05, abs=0.05)
+
+
+def test_fit_restores_the_process_denormal_setting():
+    import subprocess
+    import sys
+
+    code = ("import torch\nfrom elbo_course import runtime\nfrom elbo_course.models import VAE\n"
+            "from elbo_course.train import fit\n"
+            "def flushed():\n    return torch.tensor([1e-40], dtype=torch.float32).mul(1.0).item() == 0.0\n"
+            "x = torch.rand(20, 784)\n"
+            "fit(VAE(latent_dim=2, hidden=(8,)), x, epochs=1, batch_size=10, progress=False)\n"
+            "a = flushed()\nruntime.flush_denormals_in_this_process()\n"
+            "fit(VAE(latent_dim=2, hidden=(8,)), x, epochs=1, batch_size=10, progress=False)\n"
+            "print(a, flushed())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]

@@ -20,6 +20,7 @@ from . import StaleArtifactError, load_results, registry, run_experiment
 
 
 def main(argv: list[str] | None = None) -> int:
+    runtime.flush_denormals_in_this_process()  # before any parallel op, so that every OpenMP worker inherits it
     names = sorted(registry())
     parser = argparse.ArgumentParser(prog="python -m elbo_course.experiments",
                                      description="Train and evaluate the models behind a lesson; store the results.")
