@@ -48,15 +48,13 @@ def printed(text: str, pattern: str) -> list[float]:
 def test_lesson01_exercises():
     gap = math.log(2.0) - (3 * math.log(3) - 3 + 1) / 2
     grading.check(f"{L1}-uniform_gap", gap)
-    with pytest.raises(AssertionError, match="exact value"):
-        grading.check(f"{L1}-uniform_gap", round(gap, 3))
+    assert re.search("exact value", grading.evaluate(f"{L1}-uniform_gap", round(gap, 3), attempt=2).message)
     grading.check(f"{L1}-toy_elbo", elbo)
-    with pytest.raises(AssertionError, match="standard deviation"):
-        grading.check(f"{L1}-toy_elbo", lambda x, m, s: elbo(x, m, s * s))  # variance passed as std
+    assert re.search("standard deviation", grading.evaluate(f"{L1}-toy_elbo", lambda x, m, s: elbo(x, m, s * s), attempt=2).message)  # variance passed as std
 
     def stub(x, m, s):  # the notebook's stub: only "Exercise <id>: ..." means "not implemented yet"
         raise NotImplementedError(f"Exercise {L1}-toy_elbo: compute the ELBO of q in closed form.")
-    with pytest.raises(NotImplementedError, match="not implemented"):
+    with pytest.raises(NotImplementedError, match="not solved"):
         grading.check(f"{L1}-toy_elbo", stub)
 
 
@@ -64,8 +62,7 @@ def test_lesson02_exercises():
     def kl(mq, lq, mp, lp):
         return 0.5 * (lp - lq + (lq.exp() + (mq - mp) ** 2) / lp.exp() - 1).sum(-1)
     grading.check(f"{L2}-kl_diag_gaussians", kl)
-    with pytest.raises(AssertionError, match="shape"):
-        grading.check(f"{L2}-kl_diag_gaussians", lambda *a: kl(*a).sum())  # summed over everything
+    assert re.search("shape", grading.evaluate(f"{L2}-kl_diag_gaussians", lambda *a: kl(*a).sum(), attempt=2).message)  # summed over everything
 
     def mc(x, m, s, eps):
         z = m + s * eps
@@ -73,14 +70,12 @@ def test_lesson02_exercises():
                           dtype=torch.float64) + 0.5 * (math.log(2 * math.pi * s * s) + eps**2)
         return float(lw.mean()), float(lw.std() / math.sqrt(len(eps)))
     grading.check(f"{L2}-mc_elbo", mc)
-    with pytest.raises(AssertionError, match="unbiased std"):
-        grading.check(f"{L2}-mc_elbo", lambda *a: (mc(*a)[0], mc(*a)[1] * 1.01))
+    assert re.search("unbiased std", grading.evaluate(f"{L2}-mc_elbo", lambda *a: (mc(*a)[0], mc(*a)[1] * 1.01), attempt=2).message)
 
     right = {"log_evidence": True, "kl_to_posterior": True, "expected_log_joint": True, "entropy": False,
              "expected_log_likelihood": False, "kl_to_prior": True}
     grading.check(f"{L2}-prior_change", right)
-    with pytest.raises(AssertionError, match="entropy"):
-        grading.check(f"{L2}-prior_change", {**right, "entropy": True})
+    assert re.search("entropy", grading.evaluate(f"{L2}-prior_change", {**right, "entropy": True}, attempt=2).message)
 
 
 # ---- exercise specs: lessons 03 and 04 ---------------------------------------------------------------------

@@ -173,6 +173,12 @@ def _number_message(expected: float, got: float, rtol: float, atol: float, revea
     return _expected_got(expected, got, rtol, atol) if reveal else diagnose(expected, got, rtol, atol, offsets)
 
 
+_NAN = ("0·∞, ∞ − ∞, 0/0 or 0 · log 0 happened somewhere (e.g. a probability of 0 times its log): find where "
+        "and treat that case explicitly")
+_INF = ("an exp overflowed or a log got 0 somewhere; subtract the maximum before exponentiating, or work with "
+        "logs throughout")
+
+
 def _compare_number(expected: Any, got: Any, where: str, rtol: float, atol: float, reveal: bool = True,
                     offsets: dict[str, float] | None = None) -> None:
     note = _precision_note(expected, got)
@@ -188,8 +194,7 @@ def _compare_number(expected: Any, got: Any, where: str, rtol: float, atol: floa
     value = float(got)
     if not math.isfinite(value) and math.isfinite(expected):
         raise Mismatch(f"{where} is {value}" + (f" (expected {fmt(expected)})" if reveal else "")
-                       + ": an exp overflowed or a log got 0 or a negative number somewhere; subtract the maximum "
-                       "before exponentiating" + (f"; {note}." if note else "."))
+                       + f": {_NAN if math.isnan(value) else _INF}" + (f"; {note}." if note else "."))
     if not (value == expected or (math.isfinite(expected) and abs(value - expected) <= atol + rtol * abs(expected))):
         message = _number_message(expected, value, rtol, atol, reveal or not math.isfinite(expected), offsets)
         raise Mismatch(f"{where}{': ' if reveal or note or not math.isfinite(expected) else ' '}"
@@ -215,9 +220,9 @@ def _compare_array(expected: Any, got: Any, where: str, rtol: float, atol: float
     finite = np.isfinite(exp)
     bad = finite & ~np.isfinite(arr)
     if bad.any():
-        raise Mismatch(f"{where} has {int(bad.sum())} NaN/inf entries of {arr.size} (first at index "
-                       f"{tuple(int(i) for i in np.argwhere(bad)[0])}): an exp overflowed or a log got 0 or a "
-                       "negative number; subtract the maximum before exponentiating" + (f"; {note}." if note else "."))
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise Mismatch(f"{where} has {int(bad.sum())} NaN/inf entries of {arr.size} (first at index {first}, "
+                       f"{arr[first]}): {_NAN if np.isnan(arr[first]) else _INF}" + (f"; {note}." if note else "."))
     safe = np.where(finite, exp, 0.0)
     wrong = (~finite & (arr != exp)) | (finite & (np.abs(arr - safe) > atol + rtol * np.abs(safe)))
     if wrong.any():
