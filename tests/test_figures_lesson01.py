@@ -49,3 +49,18 @@ def test_static_figures_have_labelled_axes_and_follow_the_style():
         figure.canvas.draw()
         assert style_problems(figure) == []
     plt.close("all")
+
+
+@pytest.mark.parametrize("q_mean, q_std", [(-1.0, 1.5), (-3.0, 0.1), (0.6, 0.75), (2.5, 2.5)])
+def test_explorer_legend_sits_outside_both_panels(q_mean, q_std):
+    """The legend must not cover a curve, the shaded gap or a label, whatever the sliders say."""
+    fig = figs.plot_elbo_state(elbo_explorer_state(q_mean, q_std, 1.0))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax_d, ax_n = fig.axes
+    legend = ax_d.get_legend().get_window_extent(renderer)
+    assert legend.y0 >= ax_d.get_window_extent(renderer).y1 - 1  # above the density panel
+    assert not legend.overlaps(ax_n.get_window_extent(renderer))
+    assert not legend.overlaps(ax_d.title.get_window_extent(renderer))
+    assert style_problems(fig) == []
+    plt.close(fig)

@@ -57,8 +57,12 @@ def plot_elbo_state(state: dict[str, float], axes=None, title: str | None = None
     if axes is None:
         _, axes = new_figure(8.0, 3.2, 1, 2, gridspec_kw={"width_ratios": [2.0, 1]}, layout="constrained")
     ax_d, ax_n = axes
-    _draw_densities(ax_d, state, title or f"x = {state['x']:g}: q(z | x) against the exact posterior")
-    ax_d.legend(loc="upper left", fontsize=FONT, frameon=False)
+    _draw_densities(ax_d, state, "")
+    # The legend sits in a row of its own between the title and the panel, outside the data area, so that
+    # no setting of the sliders can put a curve, the shaded gap or a label under it.
+    ax_d.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=FONT, frameon=False,
+                borderaxespad=0.1, handlelength=2.5)
+    ax_d.set_title(title or f"x = {state['x']:g}: q(z | x) against the exact posterior", pad=2.5 * FONT)
     top, elbo = state["log_evidence"], state["elbo"]
     low = top - 4.0
     shown = max(elbo, low + 0.05)  # an ELBO below the scale is drawn at its bottom edge, dotted
@@ -68,7 +72,7 @@ def plot_elbo_state(state: dict[str, float], axes=None, title: str | None = None
     at_right = ax_n.get_yaxis_transform()  # x in axes fractions, y in nats
     ax_n.text(0.38, top, f"log p(x) {top:.3f}", transform=at_right, va="bottom", fontsize=FONT)
     ax_n.text(0.38, shown, f"ELBO {elbo:.3f}" + (" (below)" if elbo < low else ""), transform=at_right,
-              va="top", fontsize=FONT, color=COLORS["q"])
+              va="bottom" if elbo < low else "top", fontsize=FONT, color=COLORS["q"])  # inside the panel
     if top - shown > 0.6:
         ax_n.text(0.175, (top + shown) / 2, "gap", transform=at_right, ha="center", va="center", fontsize=FONT)
     ax_n.set(ylim=(low, top + 0.5), xticks=[], ylabel="nats", title=f"gap = KL = {abs(state['gap']):.3f} nats")
@@ -103,7 +107,8 @@ def plot_q_presets(x: float = 1.0):
 def elbo_explorer(x: float = 1.0):
     """Sliders for q's mean and standard deviation plus one button per ``Q_PRESETS`` entry (ipywidgets).
 
-    Returns VBox([HBox([mean, std]), HBox(buttons), output]); each change redraws ``plot_elbo_state``.
+    Returns VBox([HBox([mean, std]), HBox(buttons), output]) (through ``figures.explorer``, whose stored
+    output also carries a picture of the starting state); each change redraws ``plot_elbo_state``.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -133,7 +138,8 @@ def elbo_explorer(x: float = 1.0):
     mean.observe(redraw, names="value")
     std.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([mean, std]), widgets.HBox(buttons), out])
+    picture = plot_elbo_state(elbo_explorer_state(mean.value, std.value, x))  # shown without a kernel
+    return explorer([widgets.HBox([mean, std]), widgets.HBox(buttons), out], picture)
 
 
 def plot_jensen(a: float = 0.5, b: float = 4.0, p: float = 0.6):

@@ -35,14 +35,36 @@ def toy_elbo_reference(x: float, q_mean: float, q_std: float) -> float:
     return log_evidence - kl
 
 
-register(f"{LESSON}-uniform_gap", difficulty=2, expected=lambda: uniform_jensen_gap(1.0, 3.0),
-         rtol=1e-7, atol=1e-9,
-         hint="An exact value is expected (a Monte Carlo estimate is off by about 1e-3). E[W] = 2 and "
-              "E[log W] = (1/2) ∫_1^3 log w dw with ∫ log w dw = w log w - w; the gap is log E[W] - E[log W] "
-              "(positive, about 0.05 nats).")
+def _uniform_gap_wrong() -> list[float]:
+    """The sign flipped; E[log W] without the 1/(b - a); the antiderivative without its -w; and 0."""
+    gap = uniform_jensen_gap(1.0, 3.0)
+    return [-gap, math.log(2.0) - (3.0 * math.log(3.0) - 2.0), math.log(2.0) - 1.5 * math.log(3.0), 0.0]
 
-register(f"{LESSON}-toy_elbo", difficulty=2, cases=TOY_ELBO_CASES, reference=toy_elbo_reference,
-         rtol=1e-9, atol=1e-10,
+
+def _toy_elbo_wrong() -> list:
+    """Typical slips: the entropy without its e; q_std used as a variance; the s² in E(x - z)² and E z²
+    forgotten; the entropy subtracted."""
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+
+    def energy(x: float, m: float, var: float) -> float:
+        return -2 * half_log_2pi - 0.5 * ((x - m) ** 2 + var) - 0.5 * (m**2 + var)
+
+    return [lambda x, m, s: energy(x, m, s**2) + 0.5 * math.log(2 * math.pi * s**2),
+            lambda x, m, s: energy(x, m, s) + 0.5 * math.log(2 * math.pi * math.e * s),
+            lambda x, m, s: energy(x, m, 0.0) + 0.5 * math.log(2 * math.pi * math.e * s**2),
+            lambda x, m, s: energy(x, m, s**2) - 0.5 * math.log(2 * math.pi * math.e * s**2)]
+
+
+register(f"{LESSON}-uniform_gap", difficulty=2, expected=lambda: uniform_jensen_gap(1.0, 3.0),
+         rtol=1e-7, atol=1e-9, wrong=_uniform_gap_wrong(),
+         hint="An exact value is expected (a Monte Carlo estimate misses by 1e-4 or more). E[W] is the midpoint "
+              "of [1, 3]; E[log W] = (1/(b - a)) ∫_a^b log w dw, and w log w - w is an antiderivative of log w "
+              "(keep both of its terms, and the 1/(b - a)). The gap is log E[W] - E[log W], a small positive "
+              "number.")
+
+register(f"{LESSON}-toy_elbo", difficulty=1, cases=TOY_ELBO_CASES, reference=toy_elbo_reference,
+         rtol=1e-9, atol=1e-10, wrong=_toy_elbo_wrong(),
          hint="ELBO = E_q[log p(x|z)] + E_q[log p(z)] + H[q] with E_q(x - z)² = (x - m)² + s², "
               "E_q z² = m² + s² and H[q] = ½ log(2πe s²); each Gaussian log-density brings -½ log 2π. "
-              "q_std is a standard deviation: square it. At q = N(x/2, 1/2) the ELBO equals log p(x).")
+              "The third argument is the standard deviation s: square it where a variance is needed. At "
+              "q = N(x/2, 1/2) the ELBO equals log p(x).")

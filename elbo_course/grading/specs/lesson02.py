@@ -86,17 +86,72 @@ def prior_change_expected(x: float = 1.5, q_mean: float = 0.4, q_var: float = 0.
     return {k: abs(after[k] - before[k]) > 1e-12 for k in TERMS}
 
 
-register(f"{LESSON}-kl_diag_gaussians", difficulty=1, cases=_kl_cases, reference=kl_reference, rtol=1e-9, atol=1e-10,
-         hint="KL = ½ Σ_i [logvar_p - logvar_q + (exp(logvar_q) + (mu_q - mu_p)²) / exp(logvar_p) - 1], summed over "
-              "the last dimension only (sum(dim=-1)), so (5, 4) inputs give shape (5,). The inputs are "
-              "log-variances, not standard deviations.")
+def _kl_wrong() -> list:
+    """Typical slips: the ½ forgotten; summed over every dimension; logvar read as a log standard deviation;
+    the log-ratio of the variances turned round."""
+    def parts(mu_q, lv_q, mu_p, lv_p):
+        return lv_p - lv_q, (lv_q.exp() + (mu_q - mu_p) ** 2) / lv_p.exp()
+
+    def no_half(mu_q, lv_q, mu_p, lv_p):
+        log_ratio, ratio = parts(mu_q, lv_q, mu_p, lv_p)
+        return (log_ratio + ratio - 1.0).sum(dim=-1)
+
+    def all_dims(mu_q, lv_q, mu_p, lv_p):
+        log_ratio, ratio = parts(mu_q, lv_q, mu_p, lv_p)
+        return 0.5 * (log_ratio + ratio - 1.0).sum()
+
+    def log_std(mu_q, lv_q, mu_p, lv_p):
+        return kl_reference(mu_q, 2 * lv_q, mu_p, 2 * lv_p)
+
+    def flipped(mu_q, lv_q, mu_p, lv_p):
+        log_ratio, ratio = parts(mu_q, lv_q, mu_p, lv_p)
+        return 0.5 * (-log_ratio + ratio - 1.0).sum(dim=-1)
+
+    return [no_half, all_dims, log_std, flipped]
+
+
+def _mc_elbo_wrong() -> list:
+    """Typical slips: the biased standard deviation; the standard deviation instead of the standard error;
+    log q without the log s; z drawn with the variance s² in place of s."""
+    def log_w(x, m, s, eps, z_scale=None, log_s=True):
+        eps = eps.double()
+        z = m + (s if z_scale is None else z_scale) * eps
+        log_q = -0.5 * LOG_2PI - (math.log(s) if log_s else 0.0) - 0.5 * eps**2
+        return -LOG_2PI - 0.5 * z**2 - 0.5 * (x - z) ** 2 - log_q
+
+    def summary(values, correction=1, divide=True):
+        sd = float(values.std(correction=correction))
+        return float(values.mean()), sd / math.sqrt(values.numel()) if divide else sd
+
+    return [lambda x, m, s, eps: summary(log_w(x, m, s, eps), correction=0),
+            lambda x, m, s, eps: summary(log_w(x, m, s, eps), divide=False),
+            lambda x, m, s, eps: summary(log_w(x, m, s, eps, log_s=False)),
+            lambda x, m, s, eps: summary(log_w(x, m, s, eps, z_scale=s**2))]
+
+
+def _prior_change_wrong() -> list[dict[str, bool]]:
+    """Only the prior KL moves; everything moves; the evidence and posterior KL held fixed; all but the entropy."""
+    def answer(*changes: bool) -> dict[str, bool]:
+        return dict(zip(TERMS, changes))
+
+    return [answer(False, False, False, False, False, True), answer(True, True, True, True, True, True),
+            answer(False, False, True, False, False, True), answer(True, True, True, False, True, True)]
+
+
+register(f"{LESSON}-kl_diag_gaussians", difficulty=1, cases=_kl_cases, reference=kl_reference, rtol=1e-9,
+         atol=1e-10, wrong=_kl_wrong(),
+         hint="KL = ½ Σ_i [log σ²_p,i - log σ²_q,i + (σ²_q,i + (μ_q,i - μ_p,i)²) / σ²_p,i - 1], with σ² = e^logvar "
+              "(the inputs are log-variances, not standard deviations). Sum over the last dimension only, so "
+              "inputs of shape (5, 4) give an output of shape (5,).")
 
 register(f"{LESSON}-mc_elbo", difficulty=2, cases=_mc_cases, reference=mc_elbo_reference, rtol=1e-9, atol=1e-10,
-         hint="Return a pair (estimate, se). log w_j = log p(x, z_j) - log q(z_j) with z_j = m + s·eps_j and "
-              "log q(z_j) = -½[log(2π s²) + eps_j²]; estimate = mean of log w, se = std(log w) / sqrt(M) "
-              "with the unbiased std (torch.std's default). Use q_std, not its square, for z.")
+         wrong=_mc_elbo_wrong(),
+         hint="Return a pair (estimate, se) of floats. With z_j = m + s ε_j (s the standard deviation), "
+              "log w_j = log p(x, z_j) - log q(z_j), log p(x, z) = log N(z; 0, 1) + log N(x; z, 1) and "
+              "log q(z_j) = -½ [log(2π s²) + ε_j²]. The estimate is the mean of the M values of log w; se is "
+              "their unbiased std, the sample standard deviation dividing by M - 1, over √M.")
 
-register(f"{LESSON}-prior_change", difficulty=1, expected=prior_change_expected,
-         hint="Give a dict with the six keys and a bool for each. A term changes when the prior appears in it: "
-              "p(x) = ∫ p(z) p(x|z) dz and p(z|x) ∝ p(z) p(x|z) contain the prior; H[q] and "
+register(f"{LESSON}-prior_change", difficulty=1, expected=prior_change_expected, wrong=_prior_change_wrong(),
+         hint="A dict with the six keys and a bool for each. A term changes when the prior appears in it: "
+              "p(x) = ∫ p(z) p(x|z) dz and p(z|x) ∝ p(z) p(x|z) both contain the prior; H[q] and "
               "E_q log p(x|z) involve only q and the decoder.")
