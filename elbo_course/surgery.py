@@ -5,7 +5,10 @@
     I_q(n; z) = log N - E_q(z) H[q(n | z)],   q(n | z) = N(z; mu_n, sigma_n²) / Σ_n' N(z; mu_n', sigma_n'²),
 
 so ELBO = avg_recon - I - marginal KL. KL(q(z) ‖ p(z)) has no closed form: it is estimated by Monte Carlo
-with z ~ q(z) (pick n uniformly, then z ~ q(z|x_n)).
+with z ~ q(z) (pick n uniformly, then z ~ q(z|x_n)). I(n; z) has two estimators: ``mutual_information``
+averages log N - H[q(n | z)] over z ~ q(z); ``mutual_information_from_pairs`` averages the log ratio of its
+definition, log q(z | x_n) - log q(z), over pairs (n, z) ~ q(n, z). ``prior_holes`` looks from the other
+side, with draws z ~ p(z): how often does the prior land where q(z) is thin?
 
 Shapes: z (M, d) samples, mu and logvar (N, d) encoder outputs (N up to 60,000). log q(z) needs all
 M×N component densities; they are computed in blocks with one matmul per block, using
@@ -28,10 +31,13 @@ __all__ = [
     "aggregate_log_density",
     "aggregate_log_density_and_entropy",
     "index_log_posterior",
+    "sample_joint",
     "sample_aggregate",
     "marginal_kl",
     "expected_posterior_entropy",
     "mutual_information",
+    "mutual_information_from_pairs",
+    "prior_holes",
     "decompose",
 ]
 
@@ -201,12 +207,21 @@ def index_log_posterior(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     return comp - torch.logsumexp(comp, dim=1, keepdim=True)
 
 
-def sample_aggregate(mu: Tensor, logvar: Tensor, m: int, generator: torch.Generator | None = None) -> Tensor:
-    """M draws from q(z): n ~ Uniform{1..N}, then z = mu_n + sigma_n ε; (N, d) -> (M, d), dtype of mu."""
+def sample_joint(mu: Tensor, logvar: Tensor, m: int, generator: torch.Generator | None = None
+                 ) -> tuple[Tensor, Tensor]:
+    """M draws (n_m, z_m) from q(n, z) = q(z | x_n) / N: n ~ Uniform{0..N-1}, then z = mu_n + sigma_n ε.
+
+    mu, logvar (N, d) -> (n (M,) int64 indices into the rows of mu, z (M, d) in mu's dtype).
+    """
     _check_shapes(None, mu, logvar)
     _positive_int("the number of samples", m)
     idx = torch.randint(mu.shape[0], (m,), generator=generator)
-    return DiagonalGaussian(mu[idx], logvar[idx]).sample(generator=generator)
+    return idx, DiagonalGaussian(mu[idx], logvar[idx]).sample(generator=generator)
+
+
+def sample_aggregate(mu: Tensor, logvar: Tensor, m: int, generator: torch.Generator | None = None) -> Tensor:
+    """M draws from q(z): the z of ``sample_joint`` (same random stream); (N, d) -> (M, d), dtype of mu."""
+    return sample_joint(mu, logvar, m, generator)[1]
 
 
 def _log_prior(z: Tensor, log_prior: LogPrior | None, dtype: torch.dtype) -> Tensor:
@@ -252,6 +267,57 @@ def mutual_information(mu: Tensor, logvar: Tensor, num_samples: int = 10_000,
     """Index-code mutual information I(n; z) = log N - E_q(z) H[q(n | z)] in [0, log N]; (value, se)."""
     h, se = expected_posterior_entropy(mu, logvar, num_samples, generator, chunk_size, matmul_dtype)
     return math.log(mu.shape[0]) - h, se
+
+
+def mutual_information_from_pairs(z: Tensor, n: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int = 1024
+                                  ) -> tuple[float, float]:
+    """I(n; z) from pairs (n_m, z_m) ~ q(n, z), by the log ratio of its definition; returns (value, se).
+
+        I(n; z) = E_q(n,z) log [q(n, z) / (q(n) q(z))] = E_q(n,z) [log q(z | x_n) - log q(z)]
+                ≈ (1/M) Σ_m [log N(z_m; mu_{n_m}, diag exp(logvar_{n_m})) - log q(z_m)],
+
+    se = s / √M with s the sample standard deviation (M - 1 in the denominator) of the M terms.
+    z (M, d), n (M,) integer indices into the N rows of mu and logvar (N, d), e.g. from ``sample_joint``.
+    Unbiased like ``mutual_information`` (log N - H[q(n | z)] averaged over z), which averages this
+    estimator's terms over n given z (a Rao-Blackwellization) and so never has the larger variance.
+    """
+    _check_shapes(z, mu, logvar)
+    n = torch.as_tensor(n)
+    if n.dtype.is_floating_point or n.shape != (z.shape[0],) or (n.numel() and (n.min() < 0 or n.max() >= mu.shape[0])):
+        raise ValueError(f"n must hold {z.shape[0]} integer indices in [0, {mu.shape[0]}), one per row of z.")
+    z64, mu64, lv64 = z.detach().double(), mu.detach().double(), logvar.detach().double()
+    own = DiagonalGaussian(mu64[n], lv64[n]).log_prob(z64)                       # log q(z_m | x_{n_m}), (M,)
+    value, se = mean_and_se(own - aggregate_log_density(z64, mu64, lv64, chunk_size))
+    return float(value), float(se)
+
+
+def prior_holes(mu: Tensor, logvar: Tensor, ratio: float = 10.0, num_samples: int = 10_000,
+                generator: torch.Generator | None = None, chunk_size: int = 1024,
+                matmul_dtype: torch.dtype = torch.float64) -> dict[str, float]:
+    """Where the prior p(z) = N(0, I) puts mass that the aggregate posterior q(z) leaves thin, by Monte Carlo.
+
+    With z_m ~ p(z), m = 1..M, and log q(z) = log (1/N) Σ_n N(z; mu_n, diag exp(logvar_n)) over ALL N rows of
+    mu, logvar (N, d) (no subsampling of the mixture):
+
+        hole_fraction = P_p[q(z) < p(z) / ratio] ≈ (1/M) Σ_m 1[log q(z_m) - log p(z_m) < -log ratio]
+        reverse_kl    = KL(p ‖ q) = E_p[log p(z) - log q(z)] ≈ (1/M) Σ_m [log p(z_m) - log q(z_m)]
+        median_log_ratio = the sample median of log q(z_m) - log p(z_m)
+
+    each mean with its standard error s / √M (s the sample standard deviation, M - 1 in the denominator;
+    for the fraction f this is √(f (1 - f) / (M - 1))). Returns a dict with these keys, the ``*_se`` of the
+    two means, and ``num_samples``. The draws are z = ε, ε ~ N(0, I) in float64 from ``generator``.
+    """
+    _check_shapes(None, mu, logvar)
+    _positive_int("num_samples", num_samples)
+    if not ratio > 1.0:
+        raise ValueError(f"ratio must be > 1 (a hole is where q(z) < p(z) / ratio); got {ratio!r}.")
+    z = torch.randn(num_samples, mu.shape[1], generator=generator, dtype=torch.float64)
+    log_ratio = aggregate_log_density(z, mu, logvar, chunk_size, matmul_dtype) - standard_normal_log_prob(z)
+    fraction, fraction_se = mean_and_se((log_ratio < -math.log(ratio)).double())
+    reverse, reverse_se = mean_and_se(-log_ratio)
+    return {"hole_fraction": float(fraction), "hole_fraction_se": float(fraction_se),
+            "reverse_kl": float(reverse), "reverse_kl_se": float(reverse_se),
+            "median_log_ratio": float(log_ratio.median()), "num_samples": int(num_samples)}
 
 
 def decompose(mu: Tensor, logvar: Tensor, avg_recon: float | Tensor, log_prior: LogPrior | None = None,

@@ -55,3 +55,16 @@ def test_toy_and_sweep_figures():
     fig = figs.plot_prior_comparison(states, [1.0, 2.0], [0.5, 0.3], 1.5)
     assert len(fig.axes) == 3 and "ELBO" in fig.axes[2].get_ylabel()
     _check(fig)
+
+
+def test_explorer_title_rounds_like_the_sliders():
+    """The log slider's value 10**-0.3 reads 0.501 (format .3g); the plot title must say the same."""
+    box = figs.surgery_explorer()
+    width, spacing = box.children[0].children
+    width.value = 10 ** -0.3
+    assert width.readout_format == ".3g" and spacing.readout_format == ".3g"
+    fig = figs.plot_state(gm.surgery_state(width.value, 0.30000000000000004, 8))
+    title = fig.axes[0].get_title()
+    assert "width 0.501," in title and "spacing 0.3," in title and "0.501187" not in title
+    _check(fig)
+    plt.close("all")

@@ -137,9 +137,9 @@ def test_log_n_bound_exercise():
     mi, se_ = surgery.mutual_information(t.mu, t.logvar, num_samples=40_000, generator=rng("tests:lesson05:slack"))
     assert abs((math.log(2) - mi) - slack) < 4 * se_
     exid = f"{L5}-log_n_bound"
-    right = {"fact": "B", "slack": slack, "narrow_is_tighter": True}
+    right = {"fact": "B", "slack": slack, "wider_is_tighter": True}
     assert grading.evaluate(exid, right).status == grading.PASSED
-    for wrong in ({**right, "fact": "d"}, {**right, "narrow_is_tighter": False}, {**right, "slack": math.log(2)}):
+    for wrong in ({**right, "fact": "d"}, {**right, "wider_is_tighter": False}, {**right, "slack": math.log(2)}):
         assert grading.evaluate(exid, wrong).status == grading.FAILED
 
 
@@ -235,4 +235,4 @@ def test_lesson05_exercises_grade_from_setup_and_context_cells_alone():
     for cell in wanted:
         source = "\n".join("    pass" if line.strip().startswith("%pip") else line for line in cell.source.split("\n"))
         exec(compile(source, "<cell>", "exec"), namespace)  # noqa: S102 - our own notebook
-    assert sum("nbgrader" in c.metadata and c.metadata["nbgrader"].get("grade") for c in wanted) == 3
+    assert sum("nbgrader" in c.metadata and c.metadata["nbgrader"].get("grade") for c in wanted) == 4

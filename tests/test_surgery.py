@@ -149,3 +149,63 @@ def test_float32_matmul_agrees_with_float64() -> None:
 def test_bad_shapes_give_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"z must have shape \(M, d\) with d = 3"):
         aggregate_log_density(torch.zeros(3, 2), torch.zeros(4, 3), torch.zeros(4, 3))
+
+
+def test_sample_joint_is_the_stream_of_sample_aggregate() -> None:
+    _, mu, logvar = _inputs(6, 7, 1, 2)
+    n, z = surgery.sample_joint(mu, logvar, 500, torch.Generator().manual_seed(1))
+    assert n.shape == (500,) and n.dtype == torch.int64 and z.shape == (500, 2)
+    assert torch.equal(z, sample_aggregate(mu, logvar, 500, torch.Generator().manual_seed(1)))
+    # each z_m comes from its own component: standardized residuals are N(0, 1)
+    resid = (z - mu[n]) / (0.5 * logvar[n]).exp()
+    assert abs(float(resid.mean())) < 0.15 and abs(float(resid.std()) - 1.0) < 0.1
+
+
+@pytest.mark.parametrize("toy", [evenly_spaced(8, 1.0, 0.5, d=1), evenly_spaced(9, 1.5, 0.4, d=2, points=241)],
+                         ids=["1d", "2d"])
+def test_mutual_information_from_pairs_matches_quadrature_and_the_entropy_estimator(toy) -> None:
+    exact = toy.terms()["mutual_info"]
+    n, z = surgery.sample_joint(toy.mu, toy.logvar, 20_000, torch.Generator().manual_seed(2))
+    value, se = surgery.mutual_information_from_pairs(z, n, toy.mu, toy.logvar)
+    assert _within(value, se, exact) and 0 < se < 0.05
+    # the same pairs term by term, against a direct (M, N) computation
+    lq, _ = _direct(z, toy.mu, toy.logvar)
+    own = DiagonalGaussian(toy.mu[n], toy.logvar[n]).log_prob(z)
+    assert value == pytest.approx(float((own - lq).mean()), abs=1e-12)
+    assert se == pytest.approx(float((own - lq).std() / math.sqrt(20_000)), rel=1e-10)
+    _, se_h = mutual_information(toy.mu, toy.logvar, 20_000, torch.Generator().manual_seed(3))
+    assert se_h < se  # averaging over n given z (Rao-Blackwell) lowers the variance
+
+
+def test_mutual_information_from_pairs_far_tails_and_bad_indices() -> None:
+    mu = torch.tensor([[-1.0], [0.0], [1.0]], dtype=torch.float64)
+    logvar = torch.full((3, 1), 2.0 * math.log(0.02), dtype=torch.float64)
+    z = torch.tensor([[40.0], [-35.0]], dtype=torch.float64)
+    value, se = surgery.mutual_information_from_pairs(z, torch.tensor([2, 0]), mu, logvar)
+    assert math.isfinite(value) and math.isfinite(se)
+    assert value == pytest.approx(math.log(3), abs=1e-9)  # far out, the nearest component takes all of q(z)
+    with pytest.raises(ValueError, match="integer indices"):
+        surgery.mutual_information_from_pairs(z, torch.tensor([0, 3]), mu, logvar)
+    with pytest.raises(ValueError, match="integer indices"):
+        surgery.mutual_information_from_pairs(z, torch.tensor([0.0, 1.0]), mu, logvar)
+
+
+def test_prior_holes_against_closed_forms() -> None:
+    # q = p: no holes, KL(p || q) = 0 exactly
+    out = surgery.prior_holes(torch.zeros(1, 3), torch.zeros(1, 3), num_samples=300,
+                              generator=torch.Generator().manual_seed(0))
+    assert out["hole_fraction"] == 0.0 and abs(out["reverse_kl"]) < 1e-12 and out["num_samples"] == 300
+    # q = N(0, s² I) in d = 2: log q/p = -2 log s - |z|² (1/s² - 1)/2, and |z|² ~ chi²_2 has P[|z|² > t] = exp(-t/2)
+    s, d, ratio, m = 0.5, 2, 10.0, 40_000
+    out = surgery.prior_holes(torch.zeros(1, d), torch.full((1, d), 2 * math.log(s)), ratio=ratio, num_samples=m,
+                              generator=torch.Generator().manual_seed(1))
+    threshold = 2 * (math.log(ratio) - d * math.log(s)) / (1 / s**2 - 1)
+    exact_fraction = math.exp(-threshold / 2)
+    exact_kl = d * (math.log(s) + 1 / (2 * s**2) - 0.5)   # KL(N(0, I) || N(0, s² I))
+    assert _within(out["hole_fraction"], out["hole_fraction_se"], exact_fraction, k=4)
+    assert _within(out["reverse_kl"], out["reverse_kl_se"], exact_kl, k=4)
+    f = out["hole_fraction"]
+    assert out["hole_fraction_se"] == pytest.approx(math.sqrt(f * (1 - f) / (m - 1)), rel=1e-9)
+    assert out["median_log_ratio"] == pytest.approx(-d * math.log(s) - 2 * math.log(2) * (1 / s**2 - 1) / 2, abs=0.03)
+    with pytest.raises(ValueError, match="ratio"):
+        surgery.prior_holes(torch.zeros(1, 2), torch.zeros(1, 2), ratio=0.5)

@@ -119,8 +119,8 @@ def plot_state(state: dict, axes=None, title: str | None = None):
         raise ValueError("plot_state draws 1-D states only (dim=1).")
     if axes is None:
         _, axes = new_figure(8.0, 3.4, 1, 2, gridspec_kw={"width_ratios": [1.6, 0.5]}, layout="constrained")
-    _draw_density(axes[0], state, title or f"width {state['width']:g}, spacing {state['spacing']:g}, "
-                  f"N = {state['n_components']}", legend=True)
+    _draw_density(axes[0], state, title or f"width {state['width']:.3g}, spacing {state['spacing']:.3g}, "
+                  f"N = {state['n_components']}", legend=True)   # .3g: as the explorer's sliders read
     axes[0].set_ylabel("density")
     plot_terms({f"I = {_r(state['mutual_info'])}\nlog N = {_r(state['log_n'])}": state}, axes[1], legend=False)
     fig = axes[0].figure
@@ -154,7 +154,7 @@ def surgery_explorer():
     from IPython.display import display
 
     width = widgets.FloatLogSlider(value=0.5, base=10, min=-2, max=0.5, step=0.05, description="width σ")
-    spacing = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="spacing")
+    spacing = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="spacing", readout_format=".3g")
     count = widgets.IntSlider(value=8, min=1, max=32, description="N")
     prior = widgets.ToggleButtons(options=[("N(0, 1)", "standard"), ("fitted", "fitted"), ("q(z)", "aggregate")],
                                   description="prior p(z)")

@@ -61,6 +61,7 @@ def plot_terms(models: list[dict[str, Any]], show_published: bool = True, fig=No
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=FONT)
         ax.legend(fontsize=FONT)
+    fig.suptitle("I(n; z) stops just below log N; the rest of the average KL, the marginal KL, grows with d")
     fig.tight_layout()
     return finish(fig)
 
@@ -111,6 +112,7 @@ def plot_holes(axis: Tensor, log_q: Tensor, log_p: Tensor, ratio_limit: float = 
     axes[2].contour(axis.numpy(), axis.numpy(), torch.where(inside, log_q - log_p, torch.nan).numpy(),
                     levels=[-math.log(10.0)], colors="k", linewidths=1.0)
     axes[2].set_title("log q(z)/p(z)\n(black: q = p/10)")
+    fig.suptitle("The aggregate posterior leaves thin channels where the prior has mass")
     fig.colorbar(image, ax=axes[2], label="nats", shrink=0.8)
     for ax in axes:
         ax.set_xlabel("$z_1$")

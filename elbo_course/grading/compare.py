@@ -104,17 +104,21 @@ def diagnose(expected: float, got: float, rtol: float, atol: float,
              offsets: dict[str, float] | None = None) -> str:
     """What is wrong with the number ``got`` (finite, outside the tolerance), without stating ``expected``."""
     tol, diff = atol + rtol * abs(expected), got - expected
-    if abs(diff) <= 20 * tol:
+    if abs(diff) <= 3 * tol:
         return (f"is just outside the tolerance: it misses by {abs(diff):.2g}, {abs(diff) / tol:.3g} times the "
                 f"allowed {tol:.2g} — compute in float64 and do not round")
-    if expected != 0 and abs(got + expected) <= 10 * tol:
+
+    def near(target: float) -> bool:  # within the tolerance, and never looser than 0.1% of the target
+        return abs(got - target) <= min(10 * tol, 1e-3 * abs(target)) + 1e-300
+
+    if expected != 0 and near(-expected):
         return "has the wrong sign (its size is right)"
     for name, offset in (offsets or {}).items():
         for sign, word in ((1.0, "too large"), (-1.0, "too small")):
-            if abs(diff - sign * offset) <= 10 * tol + 1e-9 * abs(offset):
+            if abs(diff - sign * offset) <= min(10 * tol, 1e-3 * abs(offset)) + 1e-300:
                 return f"is {word} by exactly {name} (= {offset:.4g})"
     for factor, label in _FACTORS:
-        if abs(got - factor * expected) <= 10 * tol * max(1.0, factor):
+        if near(factor * expected):
             return f"is {label} times the right value: a factor is missing or doubled"
     if expected == 0:
         return f"should be 0 (within {atol:g}); it is {'positive' if got > 0 else 'negative'}"
@@ -125,7 +129,8 @@ def diagnose(expected: float, got: float, rtol: float, atol: float,
     rel = abs(diff) / abs(expected)
     size = (f"about {100 * rel:.0f}%" if 0.01 <= rel < 1 else f"a relative {rel:.1e}" if rel < 0.01
             else f"about {rel:.2g} times the right value's size")
-    return f"is {'too large' if diff > 0 else 'too small'}: off by {size} (allowed: {rtol:.0e} relative)"
+    allowed = f"{rtol:.0e} relative" if rtol > 0 else f"{atol:.2g}"
+    return f"is {'too large' if diff > 0 else 'too small'}: off by {size} (allowed: {allowed})"
 
 
 def compare(expected: Any, got: Any, rtol: float, atol: float, where: str, reveal: bool = True,
