@@ -1,9 +1,13 @@
-"""The README's table of reproduced numbers, generated from the committed results files.
+"""The README's generated tables: the lessons (from the notebooks' own metadata) and the reproduced
+numbers (from the committed results files).
 
 ``python -m elbo_course.report`` prints the Markdown; ``python -m elbo_course.report --write README.md``
-replaces the block between ``<!-- results:begin -->`` and ``<!-- results:end -->``. A test fails when the
-README's block differs from what this module writes, so the front page never drifts from results/.
-Every published number comes from ``elbo_course.reference`` with its label.
+replaces the blocks between ``<!-- lessons:begin -->`` / ``<!-- lessons:end -->`` and
+``<!-- results:begin -->`` / ``<!-- results:end -->``. A test fails when the README's blocks differ from
+what this module writes, so the front page never drifts from the notebooks or results/. The lessons table
+reads ``metadata.elbo_course`` of each ``solutions/`` notebook: ``title``, ``summary``,
+``study_time_minutes`` and ``compute_full``. Every published number comes from ``elbo_course.reference``
+with its label.
 """
 from __future__ import annotations
 
@@ -18,6 +22,25 @@ from .experiments import load_results
 from .experiments.common import StaleArtifactError, command, results_root
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+LESSONS_BEGIN, LESSONS_END = "<!-- lessons:begin -->", "<!-- lessons:end -->"
+LESSON_FIELDS = ("title", "summary", "study_time_minutes", "compute_full")
+
+
+def lessons_block(root: Path | None = None) -> str:
+    """The README's lessons table from ``solutions/*.ipynb`` metadata (ValueError naming a missing field)."""
+    import nbformat
+
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    rows = ["| # | notebook | what you learn | study time | compute (full budget) |", "|---|---|---|---|---|"]
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        meta = nbformat.read(path, as_version=4).metadata.get("elbo_course", {})
+        missing = [f for f in LESSON_FIELDS if f not in meta]
+        if missing:
+            raise ValueError(f"{path.name}: metadata.elbo_course lacks {', '.join(missing)}; add them "
+                             "(the README's lessons table is generated from them).")
+        rows.append(f"| {path.name[:2]} | [{meta['title']}](lessons/{path.name}) | {meta['summary']} | "
+                    f"{int(meta['study_time_minutes'])} min | {meta['compute_full']} |")
+    return "\n".join([LESSONS_BEGIN, *rows, LESSONS_END])
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -129,24 +152,25 @@ def results_block() -> str:
                         "### Importance-weighted bounds on MNIST (lesson 04)", iwae_table(), storage_line(), END])
 
 
-def replace_block(text: str, block: str) -> str:
+def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:
     """``text`` with its marked block replaced by ``block`` (ValueError when the markers are missing)."""
-    start, stop = text.find(BEGIN), text.find(END)
+    start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
-        raise ValueError(f"README has no {BEGIN} … {END} block to replace.")
-    return text[:start] + block + text[stop + len(END):]
+        raise ValueError(f"README has no {begin} … {end} block to replace.")
+    return text[:start] + block + text[stop + len(end):]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m elbo_course.report", description=__doc__.splitlines()[0])
     parser.add_argument("--write", metavar="README", help="replace the results block of this file")
     args = parser.parse_args(argv)
-    block = results_block()
+    block, lessons = results_block(), lessons_block()
     if not args.write:
-        print(block)
+        print(lessons + "\n\n" + block)
         return 0
     path = Path(args.write)
     new = replace_block(path.read_text(encoding="utf-8"), block)
+    new = replace_block(new, lessons, LESSONS_BEGIN, LESSONS_END)
     atomic_write(path, new)
     return 0
 

@@ -17,7 +17,7 @@ import math
 import torch
 
 from ..toys.linear_gaussian import LinearGaussian, elbo_explorer_state
-from . import COLORS, FONT, finish, new_figure
+from . import COLORS, FONT, explorer, finish, new_figure
 
 __all__ = ["Q_PRESETS", "q_preset", "plot_elbo_state", "plot_q_presets", "elbo_explorer", "plot_jensen"]
 

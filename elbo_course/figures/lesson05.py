@@ -20,7 +20,7 @@ import textwrap
 import torch
 
 from ..toys.gaussian_mixture import GaussianMixtureToy, surgery_state
-from . import COLORS, FONT, finish, new_figure
+from . import COLORS, FONT, explorer, finish, new_figure
 
 __all__ = ["PRIOR_LABELS", "SURGERY_PRESETS", "plot_toy", "plot_terms", "plot_state", "plot_surgery_presets",
            "surgery_explorer", "plot_mi_sweeps", "plot_prior_comparison"]
@@ -147,7 +147,8 @@ def plot_surgery_presets(presets: dict[str, dict] | None = None):
 def surgery_explorer():
     """Sliders (encoder width, spacing, N) and a prior switch redrawing ``plot_state`` (ipywidgets).
 
-    Returns and displays VBox([HBox([width, spacing]), HBox([N, prior]), output]).
+    Returns and displays VBox([HBox([width, spacing]), HBox([N, prior]), output]) through
+    ``figures.explorer`` (its stored output also carries a picture of the starting state).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -169,7 +170,8 @@ def surgery_explorer():
     for w in (width, spacing, count, prior):
         w.observe(redraw, names="value")
     redraw()
-    box = widgets.VBox([widgets.HBox([width, spacing]), widgets.HBox([count, prior]), out])
+    picture = plot_state(surgery_state(width.value, spacing.value, count.value, prior.value))  # without a kernel
+    box = explorer([widgets.HBox([width, spacing]), widgets.HBox([count, prior]), out], picture)
     display(box)
     return box
 
