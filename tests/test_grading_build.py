@@ -94,7 +94,10 @@ def test_lesson_notebook_clears_only_changed_cells_and_keeps_metadata():
     plain, stub, grade = lesson.cells[1:]
     assert plain.outputs == solution.cells[1].outputs and plain.execution_count == 1
     assert stub.outputs == [] and stub.execution_count is None and grade.execution_count is None
-    assert stub.metadata == solution.cells[2].metadata and lesson.metadata == solution.metadata
+    added = {"tags": ["raises-exception"]}  # Run All goes on past an unsolved exercise
+    assert stub.metadata == {**solution.cells[2].metadata, **added} and grade.metadata["tags"] == added["tags"]
+    assert lesson.metadata == {**solution.metadata, "kernelspec": build.KERNELSPEC}
+    assert "tags" not in plain.metadata or "raises-exception" not in plain.metadata["tags"]
     assert "replace this line with your code" in stub.source
     assert solution.cells[2].outputs  # the source notebook is not modified
 
