@@ -1,11 +1,15 @@
-"""Lesson 04 (IWAE): the gap of L_K on the Gaussian toy, and the implicit q_EW with its explorer.
+"""Lesson 04 (IWAE): the gap of L_K on the Gaussian toy, the two MNIST models' training and test bounds,
+the implicit q_EW with its explorer, and the masses behind the witness ∫ q_EW = 1.
 
     plot_iwae_gap(ks, table, log_px, rho)   log p(x) − mean of L̂_K against 1/K for each proposal, ±2 se
+    plot_training_and_bounds(models)        training loss per epoch, and the test bounds L_K against K (stored)
     qew_panel(K, ...)                       the q_EW explorer's callback: the numbers of ``toys.qew.qew_summary``
                                             for this K (its own generator "04_iwae:qew_panel_K<K>") and,
                                             given ``ax``, SIR draws over the posterior's contours
     QEW_PANEL_KS, plot_qew_panels(ks)       the explorer's static figure: one panel per K
     qew_explorer()                          a slider over K redrawing ``qew_panel`` (ipywidgets)
+    plot_qew_masses(masses)                 histogram of the masses ∫ q_IW(z | z_{2:K}) dz of single inner draws,
+                                            with their mean ± 2 se against 1
 """
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ import numpy as np
 
 from ..runtime import np_rng
 from ..toys.qew import DEFAULT_Q, DEFAULT_TOY, GaussianProposal, HyperbolaToy, qew_summary
-from . import COLORS, FONT, finish, new_figure
+from . import COLORS, FONT, explorer, finish, new_figure
 
-__all__ = ["plot_iwae_gap", "qew_panel", "QEW_PANEL_KS", "plot_qew_panels", "qew_explorer"]
+__all__ = ["plot_iwae_gap", "plot_training_and_bounds", "qew_panel", "QEW_PANEL_KS", "plot_qew_panels",
+           "qew_explorer", "plot_qew_masses"]
 
 QEW_PANEL_KS = (1, 2, 5, 50)
 _LIM = 3.5
@@ -41,16 +46,37 @@ def plot_iwae_gap(ks: list[int], table: dict[str, list[tuple[float, float]]], lo
     return finish(fig)
 
 
+def plot_training_and_bounds(models: dict[str, dict], ks: tuple[int, ...] = (1, 5, 50, 5000)):
+    """Two panels from the stored results of ``experiments iwae``: each model's training loss (−bound per
+    image) against the epoch, and its test bounds L_K (mean ± se over the test images) against K at test time.
+    ``models`` maps a model id to its results entry. Returns the Figure."""
+    fig, axes = new_figure(8.0, 3.4, 1, 2, layout="constrained")
+    for (mid, m), color in zip(models.items(), (COLORS["q"], COLORS["second"], COLORS["third"])):
+        axes[0].plot(range(1, m["epochs"] + 1), m["train_loss"], color=color, label=f"{mid} (training loss)")
+        axes[1].errorbar(ks, [m["bounds"][str(k)]["mean"] for k in ks], yerr=[m["bounds"][str(k)]["se"] for k in ks],
+                         fmt="o-", color=color, capsize=2, label=mid)
+    axes[0].set(xlabel="epoch", ylabel="−(bound) per image (nats)", title="training loss: −ELBO vs −L_5")
+    axes[1].set(xscale="log", xlabel="K at test time", ylabel="mean of L̂_K (nats)",
+                title="test bounds L_K (± se over images)")
+    for ax in axes:
+        ax.legend(fontsize=FONT)
+        ax.grid(alpha=0.3)
+    return finish(fig)
+
+
 def qew_panel(K: int, n_samples: int = 3000, seed: int = 0, ax=None, toy: HyperbolaToy = DEFAULT_TOY,
-              q: GaussianProposal = DEFAULT_Q, replicates: int = 20000, inner: int = 1000) -> dict[str, float]:
+              q: GaussianProposal = DEFAULT_Q, replicates: int = 20000, inner: int = 1000,
+              inner_sets: int = 4) -> dict[str, float]:
     """Widget callback: ``toys.qew.qew_summary`` for this K with the generator np_rng("04_iwae:qew_panel_K<K>",
     seed) (one per K, so no call depends on an earlier one) and, when ``ax`` is given, the SIR draws of q_EW
     (red) over the posterior's contours (black) and q's (blue, dashed).
 
-    Returns {"K", "L_K", "L_K_se", "elbo_qew", "log_px", "mass", "same_sign", "same_sign_posterior"}.
+    Returns {"K", "L_K", "L_K_se", "elbo_qew", "elbo_qew_se", "elbo_q", "log_px", "mass", "same_sign",
+    "same_sign_posterior"}.
     """
     K = int(K)
-    out, draws = qew_summary(K, np_rng(f"04_iwae:qew_panel_K{K}", seed), toy, q, n_samples, replicates, inner)
+    out, draws = qew_summary(K, np_rng(f"04_iwae:qew_panel_K{K}", seed), toy, q, n_samples, replicates, inner,
+                             inner_sets)
     if ax is not None:
         t = np.linspace(-_LIM, _LIM, 141)
         z1, z2 = np.meshgrid(t, t)
@@ -59,7 +85,7 @@ def qew_panel(K: int, n_samples: int = 3000, seed: int = 0, ax=None, toy: Hyperb
         ax.contour(z1, z2, np.exp(q.log_prob(grid)), levels=3, colors=COLORS["q"], linestyles="--", linewidths=0.8)
         ax.scatter(draws[:, 0], draws[:, 1], s=2, alpha=0.3, color=COLORS["gap"])
         ax.set(xlim=(-_LIM, _LIM), ylim=(-_LIM, _LIM), aspect="equal", xlabel="$z_1$", ylabel="$z_2$")
-        ax.set_title(f"K = {K}\nL_K {out['L_K']:.3f}, q_EW {out['elbo_qew']:.3f}", fontsize=FONT)
+        ax.set_title(f"K = {K}: L_K {out['L_K']:.3f}\nELBO(q_EW) {out['elbo_qew']:.3f}", fontsize=FONT)
     return out
 
 
@@ -75,7 +101,8 @@ def plot_qew_panels(ks: tuple[int, ...] = QEW_PANEL_KS, **kwargs) -> tuple[objec
 
 def qew_explorer(options: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50, 100), replicates: int = 5000,
                  inner: int = 500):
-    """A slider over K redrawing ``qew_panel`` on one square axis (ipywidgets); returns the VBox."""
+    """A slider over K redrawing ``qew_panel`` on one square axis (ipywidgets); returns the VBox (through
+    ``figures.explorer``, whose stored output also carries a picture of the starting K)."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
@@ -87,9 +114,26 @@ def qew_explorer(options: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50, 100), repli
         with out:
             out.clear_output(wait=True)
             _, ax = new_figure(4.0, 4.0)
-            qew_panel(k_slider.value, ax=ax, replicates=replicates, inner=inner)
+            qew_panel(k_slider.value, ax=ax, replicates=replicates, inner=inner, inner_sets=1)
             plt.show()
 
     k_slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([k_slider, out])
+    picture, ax = new_figure(4.0, 4.0)                          # shown without a kernel: the starting K
+    qew_panel(k_slider.value, ax=ax, replicates=replicates, inner=inner, inner_sets=1)
+    return explorer([k_slider, out], finish(picture))
+
+
+def plot_qew_masses(masses: np.ndarray):
+    """Histogram of the masses m_r = ∫ q_IW(z | z_{2:K}^(r)) dz of single inner draws (``toys.qew.qew_masses``),
+    with the line at 1 and the band mean ± 2 se of their average. Returns the Figure."""
+    masses = np.asarray(masses, dtype=float)
+    mean, se = masses.mean(), masses.std(ddof=1) / np.sqrt(len(masses))
+    fig, ax = new_figure(6.4, 3.2, layout="constrained")
+    ax.hist(masses, bins=40, color=COLORS["q"], alpha=0.7, label=f"{len(masses)} single q_IW")
+    ax.axvspan(mean - 2 * se, mean + 2 * se, color=COLORS["gap"], alpha=0.3, label="their mean ± 2 se")
+    ax.axvline(1.0, color=COLORS["posterior"], lw=1.5, label="1")
+    ax.set(xlabel="∫ q_IW(z | z_2..z_K) dz", ylabel="inner draws",
+           title="No single q_IW is normalized; their average is, within its error")
+    ax.legend(fontsize=FONT)
+    return finish(fig)
