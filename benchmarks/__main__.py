@@ -67,9 +67,6 @@ def write_readme(output: str, argv: list[str], path: Path = Path(__file__).with_
 
 
 def main(argv: list[str] | None = None) -> int:
-    from elbo_course import runtime
-
-    runtime.flush_denormals_in_this_process()  # as the experiments do, before any parallel op
     argv = list(sys.argv[1:] if argv is None else argv)
     tee = _Tee(sys.stdout)
     with contextlib.redirect_stdout(tee):
@@ -106,4 +103,7 @@ def _run_all(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from elbo_course import runtime
+
+    runtime.flush_denormals_in_this_process()  # as the experiments' command line does, before any parallel op
     sys.exit(main())

@@ -20,7 +20,6 @@ from . import StaleArtifactError, load_results, registry, run_experiment
 
 
 def main(argv: list[str] | None = None) -> int:
-    runtime.flush_denormals_in_this_process()  # before any parallel op, so that every OpenMP worker inherits it
     names = sorted(registry())
     parser = argparse.ArgumentParser(prog="python -m elbo_course.experiments",
                                      description="Train and evaluate the models behind a lesson; store the results.")
@@ -81,4 +80,7 @@ def reproduce(budget: str, only: str | None = None, force: bool = False) -> int:
 
 
 if __name__ == "__main__":
+    # A training process: flush denormals in every thread, set before any parallel op so that the OpenMP
+    # workers inherit it (only here, not in main(): a caller's process keeps its own floating-point state).
+    runtime.flush_denormals_in_this_process()
     sys.exit(main())
