@@ -4,7 +4,8 @@ Every grade cell's hidden block calls ``verify("<its id>", ..., <stored value>)`
 spec's rtol/atol) and sets no tolerance of its own. Every spec lists typical wrong answers (``wrong=``).
 On the spec's right answer both accept; on every stored wrong answer both reject: ``check`` through
 ``evaluate``, the hidden side through ``verify`` with the grade cell's stored value (for a function
-exercise, through every hidden call that needs no notebook context).
+exercise, by running the hidden block with the wrong function wherever it needs no notebook context; the
+right function passes the hidden block in nbval's run of the solution notebook).
 """
 from __future__ import annotations
 
@@ -74,17 +75,13 @@ def test_check_and_hidden_tests_agree_on_right_and_wrong_answers(lesson, exercis
     assert evaluate(exercise_id, spec.reference).status == PASSED
     for wrong in spec.wrong:
         assert evaluate(exercise_id, wrong).status != PASSED, f"{exercise_id}: check accepts a wrong function"
-    for call in calls:
-        target = call.args[1]
-        if not (isinstance(target, ast.Call) and ast.unparse(target.func) == name):
-            continue
+        namespace = {**NAMESPACE, "verify": verify, name: wrong}
         try:
-            args = [_literal(a) for a in target.args]
-            kwargs = {k.arg: _literal(k.value) for k in target.keywords}
-        except NameError:
-            continue  # the call needs the notebook's context (a toy built above): checked by nbval instead
-        stored = _literal(call.args[2])
-        verify(exercise_id, spec.reference(*args, **kwargs), stored)
-        for wrong in spec.wrong:
-            with pytest.raises(Exception):
-                verify(exercise_id, wrong(*args, **kwargs), stored)
+            exec(compile(hidden, f"<hidden {exercise_id}>", "exec"), namespace)  # our own notebooks' text
+        except NameError as err:
+            if err.name == name or err.name in NAMESPACE:
+                raise
+            continue  # the block needs the notebook's context (a toy built above): nbval runs it there
+        except Exception:
+            continue  # rejected, as check rejects it
+        pytest.fail(f"{exercise_id}: the hidden tests accept {getattr(wrong, '__name__', wrong)}, which check rejects")

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -74,6 +75,8 @@ class ExerciseSpec:
     atol: float = 1e-8
     wrong: tuple[Any, ...] = ()
     offsets: dict[str, float] = field(default_factory=dict)
+    choices: tuple[str, ...] = ()
+    probe: Callable[[Callable[..., Any], Any], Any] | None = None
     _resolved: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def expected_value(self) -> Any:
@@ -105,13 +108,17 @@ _REGISTRY: dict[str, ExerciseSpec] = {}
 def register(exercise_id: str, *, hint: str, difficulty: int = 1, expected: Any = _UNSET,
              cases: Any = None, reference: Callable[..., Any] | None = None,
              rtol: float = 1e-6, atol: float = 1e-8, wrong: Any = (),
-             offsets: dict[str, float] | None = None) -> ExerciseSpec:
+             offsets: dict[str, float] | None = None, choices: Any = (),
+             probe: Callable[[Callable[..., Any], Any], Any] | None = None) -> ExerciseSpec:
     """Register the spec of ``exercise_id`` ("<lesson_id>-<name>"); give ``expected`` or ``cases`` + ``reference``.
 
     ``difficulty`` is the number of stars (1-3) the notebook shows; ``hint`` (words and maths, never code)
     is printed from the second failed attempt on. ``wrong``: typical wrong answers (values, or functions for
     a function exercise) that the checker and the hidden tests must both reject (the tests hold them to it).
     ``offsets``: named additive mistakes the first-miss diagnosis recognises, e.g. ``{"log K": log(5)}``.
+    ``choices``: the options of a text answer (a misspelling is then told apart from a wrong choice).
+    ``probe(function, case)``: for a function answer, what is compared instead of ``function(*case)``
+    (e.g. the output together with its gradients), applied alike to the answer and to ``reference``.
     Raises ValueError for an id nbgrader would reject or an incomplete spec. Registering an id again
     replaces its spec (so ``importlib.reload`` works).
     """
@@ -125,7 +132,7 @@ def register(exercise_id: str, *, hint: str, difficulty: int = 1, expected: Any 
     if cases is not None and not callable(reference):
         raise ValueError(f"register({exercise_id!r}): cases=... needs reference=<function computing the answer>.")
     spec = ExerciseSpec(exercise_id, hint.strip(), difficulty, expected, cases, reference, float(rtol), float(atol),
-                        tuple(wrong), {str(k): float(v) for k, v in (offsets or {}).items()})
+                        tuple(wrong), {str(k): float(v) for k, v in (offsets or {}).items()}, tuple(choices), probe)
     _REGISTRY[exercise_id] = spec
     return spec
 
@@ -189,7 +196,8 @@ def evaluate(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_T
         return _not_implemented(exercise_id, "replace the ... with your answer, run that cell, then this one.")
     try:
         if spec.cases is None:
-            compare(spec.expected_value(), answer, spec.rtol, spec.atol, "your answer", reveal, spec.offsets)
+            compare(spec.expected_value(), answer, spec.rtol, spec.atol, "your answer", reveal, spec.offsets,
+                    spec.choices)
             return Result(PASSED, f"✓ {exercise_id} passed.")
         if not callable(answer):
             return Result(FAILED, f"✗ {exercise_id}: the answer should be a function, got {type_name(answer)}.")
@@ -198,7 +206,7 @@ def evaluate(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_T
             label = f"case {i} of {len(cases)} ({_describe_case(case)})"
             args, before = copy.deepcopy(case), limit.spent  # a function changing its input must not spoil the case
             try:
-                got = limit.call(_call, answer, args)
+                got = limit.call(spec.probe or _call, answer, args)
             except TimeLimitExceeded as err:
                 if err.owner is not limit:
                     raise
@@ -210,27 +218,37 @@ def evaluate(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_T
                 return Result(ERROR, error_message(exercise_id, err, label, hint))
             except Exception as err:  # the student's code failed: report it with the hint
                 return Result(ERROR, error_message(exercise_id, err, label, hint))
-            compare(_call(spec.reference, copy.deepcopy(case)), got, spec.rtol, spec.atol, f"on {label}, the result",
-                    True, spec.offsets)
+            wanted = (spec.probe or _call)(spec.reference, copy.deepcopy(case))
+            compare(wanted, got, spec.rtol, spec.atol, f"on {label}, the result", True, spec.offsets, spec.choices)
         return Result(PASSED, f"✓ {exercise_id} passed ({len(cases)} cases).")
     except Mismatch as err:
         return Result(FAILED, f"✗ {exercise_id}: {err}\n{hint}")
 
 
 _ATTEMPTS: dict[str, int] = {}
+GRADED_ENV = "ELBO_COURSE_GRADED"
+
+
+def graded() -> bool:
+    """Whether this kernel runs a graded assignment (``$ELBO_COURSE_GRADED`` set to 1): ``reveal`` is off."""
+    return os.environ.get(GRADED_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def check(exercise_id: str, answer: Any, *, timeout: float | None = DEFAULT_TIMEOUT, reveal: bool = False) -> None:
     """Check an exercise answer: print one pass line, or raise with what is wrong.
 
     The first miss diagnoses (sign, factor, shape, offset, overflow, how far off); later misses of the same
-    exercise in this kernel add the hint. ``reveal=True`` (for self-study) also states the expected value.
+    exercise in this kernel add the hint. ``reveal=True`` (for self-study) also states the expected value,
+    except in a graded assignment (``$ELBO_COURSE_GRADED=1``, set by the instructor for the students' kernels).
     Raises ``CheckFailed`` (an AssertionError) for a wrong answer or an exception inside the student's
     function, ``CheckTimeout`` (a TimeoutError) when the function did not return within ``timeout`` seconds
     (default 30; None: no limit), and ``NotSolved`` (a NotImplementedError) while the stub is unchanged;
     in Jupyter each shows its message alone, without the checker's frames.
     """
     attempt = _ATTEMPTS.get(exercise_id, 0) + 1
+    if reveal and graded():
+        print(f"reveal=True is switched off in graded assignments ({GRADED_ENV}=1): the diagnosis follows.")
+        reveal = False
     result = evaluate(exercise_id, answer, timeout=timeout, reveal=reveal, attempt=attempt)
     if result.status == PASSED:
         _ATTEMPTS.pop(exercise_id, None)

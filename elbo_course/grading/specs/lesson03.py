@@ -63,9 +63,32 @@ def _sample_with_precision(mu, logvar, eps):
     return mu + torch.exp(-0.5 * logvar) * eps
 
 
+def _sample_detached(mu, logvar, eps):
+    return torch.from_numpy((mu.detach().numpy() + np.exp(0.5 * logvar.detach().numpy()) * eps.numpy()))
+
+
+def sample_and_gradients(function, case) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(z, ∂Σz/∂μ, ∂Σz/∂log σ²) of ``function(mu, logvar, eps)``, the gradients by autograd: the point of the
+    trick is that gradients reach μ and log σ². For the reference they are the analytic ones, 1 and ½ σ ε."""
+    mu, logvar, eps = (t.detach().clone() for t in case)
+    if function is reference_reparameterized_sample:
+        return function(mu, logvar, eps), torch.ones_like(mu), 0.5 * torch.exp(0.5 * logvar) * eps
+    mu.requires_grad_(True)
+    logvar.requires_grad_(True)
+    z = function(mu, logvar, eps)
+    if not isinstance(z, torch.Tensor) or not z.requires_grad:
+        raise ValueError("the sample carries no gradient back to mu and logvar: build it from them with torch "
+                         "operations only (no conversion to NumPy or Python numbers, no detaching, no no_grad)")
+    grads = torch.autograd.grad(z.sum(), (mu, logvar), allow_unused=True)
+    if any(g is None for g in grads):
+        raise ValueError("no gradient reaches " + " and ".join(n for n, g in zip(("mu", "logvar"), grads) if g is None)
+                         + ": every input must enter the sample through torch operations")
+    return z.detach(), grads[0], grads[1]
+
+
 register(f"{LESSON}-reparameterized_sample", difficulty=1, cases=_sample_cases,
-         reference=reference_reparameterized_sample, rtol=1e-5, atol=1e-6,
-         wrong=[_sample_with_variance, _sample_with_logvar_as_scale, _sample_with_precision],
+         reference=reference_reparameterized_sample, rtol=1e-5, atol=1e-6, probe=sample_and_gradients,
+         wrong=[_sample_with_variance, _sample_with_logvar_as_scale, _sample_with_precision, _sample_detached],
          hint="z = μ + σ ⊙ ε needs the standard deviation σ, the square root of the variance; the encoder "
               "gives the logarithm of the variance, log σ², so σ = exp(½ log σ²).")
 
@@ -229,7 +252,7 @@ def reference_negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Ten
 def _loss_cases() -> list[tuple[torch.Tensor, ...]]:
     g = rng(f"{LESSON}:negative_elbo_cases", seed=0)
     cases = [(torch.zeros(1, 3), torch.tensor([[1.0, 0.0, 1.0]]), torch.zeros(1, 2), torch.zeros(1, 2))]
-    for b, dim, d, scale in ((5, 784, 2, 1.0), (3, 10, 4, 30.0)):  # large logits: log(1 + e^l) must not overflow
+    for b, dim, d, scale in ((5, 784, 2, 1.0), (3, 10, 4, 30.0), (2, 6, 2, 120.0)):  # e^l overflows float32 near 88.7
         x = (torch.rand(b, dim, generator=g) < 0.3).float()
         cases.append((scale * torch.randn(b, dim, generator=g), x, torch.randn(b, d, generator=g),
                       torch.randn(b, d, generator=g)))
