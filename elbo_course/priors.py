@@ -14,6 +14,8 @@ Every prior is an ``nn.Module`` with
 Priors here:
     StandardNormal       p(z) = N(0, I_d); KL(N(mu, s²) ‖ N(0, I)) = 1/2 Σ_i (mu_i² + s_i² - log s_i² - 1)
     MixtureOfGaussians   p(z) = 1/C Σ_c N(z; m_c, diag exp(logvar_c)); no closed-form KL
+    VampPrior            p(z) = 1/C Σ_c q(z | u_c), the encoder at C learnable pseudo-inputs u_c ∈ [0, 1]^D
+                         (Tomczak & Welling 2018); no closed-form KL
 
 A new prior is added here, in this module, by implementing the interface with a new ``kind``; the registry
 (``registry()``: every Prior subclass defined in this module, by kind) picks it up. Checkpoints name a prior
@@ -31,7 +33,7 @@ from torch import Tensor, nn
 from .distributions import DiagonalGaussian, standard_normal_log_prob
 from .surgery import mixture_log_density
 
-__all__ = ["Prior", "StandardNormal", "MixtureOfGaussians", "registry", "build_prior", "prior_spec"]
+__all__ = ["Prior", "StandardNormal", "MixtureOfGaussians", "VampPrior", "registry", "build_prior", "prior_spec"]
 
 
 class Prior(nn.Module):
@@ -152,6 +154,58 @@ def registry() -> dict[str, type[Prior]]:
             raise RuntimeError(f"Prior {cls.__name__} needs a kind of its own (got {cls.kind!r}).")
         found[cls.kind] = cls
     return found
+
+
+class VampPrior(Prior):
+    """p(z) = 1/C Σ_c q(z | u_c): a mixture of the encoder's own posteriors at C pseudo-inputs u_c.
+
+    u_c = sigmoid(a_c) keeps each pseudo-input in [0, 1]^D; the free parameters a (C, D) start at
+    logit(0.5 + 0.05 ε) with ε ~ N(0, I) from ``torch.Generator().manual_seed(seed)``. The prior needs the
+    encoder of the VAE that owns it (``attach``), and trains with it: gradients reach both a and the encoder.
+    log p(z) is ``surgery.mixture_log_density`` over the C components (one matrix product, differentiable).
+    """
+
+    kind = "vamp"
+
+    def __init__(self, latent_dim: int, components: int, data_dim: int = 784, seed: int = 0) -> None:
+        super().__init__(latent_dim)
+        for name, value in (("components", components), ("data_dim", data_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        self.components, self.data_dim, self.seed = components, data_dim, int(seed)
+        start = 0.5 + 0.05 * torch.randn(components, data_dim, generator=torch.Generator().manual_seed(self.seed))
+        self.pseudo_logits = nn.Parameter(torch.logit(start.clamp(0.01, 0.99)))
+        object.__setattr__(self, "_encoder", None)  # a reference, not a submodule: the VAE owns the encoder
+
+    def attach(self, encoder: nn.Module) -> None:
+        object.__setattr__(self, "_encoder", encoder)
+
+    def pseudo_inputs(self) -> Tensor:
+        """u = sigmoid(a), (C, D), each entry in [0, 1]."""
+        return torch.sigmoid(self.pseudo_logits)
+
+    def component_posteriors(self) -> tuple[Tensor, Tensor]:
+        """(mu, logvar) of q(z | u_c), each (C, d)."""
+        if self._encoder is None:
+            raise RuntimeError("VampPrior needs the encoder: build the VAE with this prior (VAE(..., prior=...)), "
+                               "which attaches its encoder, before evaluating or sampling the prior.")
+        return self._encoder(self.pseudo_inputs())
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        self._check_z(z)
+        mu, logvar = self.component_posteriors()
+        flat = z.reshape(-1, self.latent_dim)
+        return mixture_log_density(flat, mu, logvar).reshape(z.shape[:-1])
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        idx = torch.randint(self.components, (_count(n),), generator=generator)
+        with torch.no_grad():
+            mu, logvar = self.component_posteriors()
+            return DiagonalGaussian(mu[idx], logvar[idx]).sample(generator=generator)
+
+    def config(self) -> dict[str, Any]:
+        return {"latent_dim": self.latent_dim, "components": self.components, "data_dim": self.data_dim,
+                "seed": self.seed}
 
 
 def prior_spec(prior: Prior) -> dict[str, Any]:

@@ -99,3 +99,59 @@ def test_base_class_refuses_bad_sizes() -> None:
     with pytest.raises(ValueError, match="components"):
         MixtureOfGaussians(2, components=0)
     assert Prior.kl(StandardNormal(1), None) is None
+
+
+def test_vamp_prior_is_the_mixture_of_the_encoders_posteriors_at_its_pseudo_inputs():
+    import math
+
+    from elbo_course.models import VAE
+    from elbo_course.priors import VampPrior
+
+    prior = VampPrior(3, components=4, data_dim=6, seed=1)
+    with pytest.raises(RuntimeError, match="needs the encoder"):
+        prior.log_prob(torch.zeros(2, 3))
+    model = VAE(3, hidden=(5,), prior=prior, data_dim=6)
+    u = prior.pseudo_inputs()
+    assert u.shape == (4, 6) and float(u.detach().min()) >= 0.0 and float(u.detach().max()) <= 1.0
+    z = torch.randn(7, 3, generator=torch.Generator().manual_seed(0))
+    mu, logvar = model.encoder(u)                                  # an independent route: component by component
+    per_component = torch.stack([(-0.5 * ((z - mu[c]) ** 2 / logvar[c].exp() + logvar[c] + math.log(2 * math.pi)))
+                                 .sum(-1) for c in range(4)], dim=1)
+    expected = torch.logsumexp(per_component, dim=1) - math.log(4)
+    assert torch.allclose(prior.log_prob(z), expected, atol=1e-5)
+    prior.log_prob(z).sum().backward()                              # gradients reach pseudo-inputs and encoder
+    assert prior.pseudo_logits.grad is not None and model.encoder[0].weight.grad is not None
+    assert prior.sample(5, generator=torch.Generator().manual_seed(2)).shape == (5, 3)
+    assert not any(k.startswith("prior._encoder") for k in model.state_dict())  # one copy of the encoder
+    rebuilt = build_prior(prior_spec(prior), latent_dim=3)
+    assert isinstance(rebuilt, VampPrior) and rebuilt.config() == prior.config()
+    assert registry()["vamp"] is VampPrior
+
+
+def test_vamp_prior_round_trips_through_a_checkpoint(tmp_path):
+    from elbo_course.checkpoints import load_checkpoint, save_checkpoint
+    from elbo_course.models import VAE
+    from elbo_course.priors import VampPrior
+
+    model = VAE(2, hidden=(4,), prior=VampPrior(2, components=3, data_dim=5), data_dim=5)
+    with torch.no_grad():
+        model.prior.pseudo_logits.add_(0.3)
+    path = tmp_path / "vamp.pt"
+    sha = save_checkpoint(model, path)
+    loaded = load_checkpoint(path, sha)
+    z = torch.randn(4, 2, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.allclose(loaded.prior.log_prob(z), model.prior.log_prob(z))
+
+
+def test_a_vae_with_a_vamp_prior_trains_and_moves_its_pseudo_inputs():
+    from elbo_course.models import VAE
+    from elbo_course.priors import VampPrior
+    from elbo_course.train import fit
+
+    model = VAE(2, hidden=(16,), prior=VampPrior(2, components=3, data_dim=784, seed=0))
+    before = model.prior.pseudo_logits.detach().clone()
+    x = torch.rand(60, 784, generator=torch.Generator().manual_seed(1))
+    history = fit(model, x, epochs=2, batch_size=20, lr=1e-2, progress=False)
+    assert all(math.isfinite(v) for v in history["loss"])
+    assert not torch.equal(before, model.prior.pseudo_logits.detach())
