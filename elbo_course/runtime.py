@@ -95,7 +95,8 @@ def exercise_stub_message(err: BaseException, tb: TracebackType | None = None) -
             f"with your code ({match['task'].rstrip('.')}).")
 
 
-_CHECK_CALL = re.compile(r"check\(\s*[\"'](?P<id>[A-Za-z0-9_]+-[A-Za-z0-9_]+)[\"']\s*,\s*(?P<name>\w+)")
+# ``check("<id>", <answer name>)``: a grade cell's visible line (the lesson build reads answer names with it too)
+CHECK_CALL = re.compile(r"\bcheck\(\s*[\"'](?P<id>[A-Za-z0-9_]+-[A-Za-z0-9_]+)[\"']\s*,\s*(?P<name>[A-Za-z_]\w*)")
 
 
 def unsolved_answer_message(err: BaseException, tb: TracebackType | None = None) -> str | None:
@@ -103,7 +104,7 @@ def unsolved_answer_message(err: BaseException, tb: TracebackType | None = None)
     if type(err) is not NameError or not getattr(err, "name", None):
         return None
     frames = traceback.extract_tb(tb if tb is not None else err.__traceback__)
-    match = _CHECK_CALL.search(frames[-1].line or "") if frames else None
+    match = CHECK_CALL.search(frames[-1].line or "") if frames else None
     if match is None or match["name"] != err.name:
         return None
     return (f"⏳ Exercise {match['id']} is not solved yet: `{err.name}` is not defined. Solve the exercise above "

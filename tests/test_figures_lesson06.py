@@ -40,21 +40,22 @@ def test_plot_terms_shows_ours_and_published():
     assert list(left.get_xticks()) == list(experiment.LATENT_DIMS)
 
 
-def test_lesson06_figures_follow_the_style_rules():
-    from elbo_course.figures import style_problems
-
+def _terms_and_holes_figures():
+    """The terms figure on made-up rows and the holes figure on a one-component toy."""
     models = [{"latent_dim": d, "avg_kl": 5.0 + d, "mutual_info": 4.0, "mutual_info_se": 0.01, "marginal_kl": 1.0 + d,
                "marginal_kl_se": 0.02, "elbo": -100.0 - d, "elbo_se": 0.1, "avg_recon": -90.0, "log_n": math.log(60000)}
               for d in experiment.LATENT_DIMS]
     axis, log_q, log_p = figs.density_grid(torch.tensor([[0.5, 0.0]]), torch.zeros(1, 2), limit=3.0, steps=21)
-    for fig in (figs.plot_terms(models), figs.plot_holes(axis, log_q, log_p)):
+    return figs.plot_terms(models), figs.plot_holes(axis, log_q, log_p)
+
+
+def test_lesson06_figures_follow_the_style_rules():
+    from elbo_course.figures import style_problems
+
+    for fig in _terms_and_holes_figures():
         assert style_problems(fig) == []
 
 
 def test_lesson06_figures_state_their_finding():
-    models = [{"latent_dim": d, "avg_kl": 5.0 + d, "mutual_info": 4.0, "mutual_info_se": 0.01, "marginal_kl": 1.0 + d,
-               "marginal_kl_se": 0.02, "elbo": -100.0 - d, "elbo_se": 0.1, "avg_recon": -90.0, "log_n": math.log(60000)}
-              for d in experiment.LATENT_DIMS]
-    axis, log_q, log_p = figs.density_grid(torch.tensor([[0.5, 0.0]]), torch.zeros(1, 2), limit=3.0, steps=21)
-    for fig in (figs.plot_terms(models), figs.plot_holes(axis, log_q, log_p)):
+    for fig in _terms_and_holes_figures():
         assert fig._suptitle is not None and len(fig._suptitle.get_text()) > 20

@@ -37,6 +37,7 @@ from pathlib import Path
 import nbformat
 
 from ..fileio import atomic_write
+from ..runtime import CHECK_CALL
 from .notebook import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, NotebookFormatError,
                        check_marker_lines, exercises, has_marker, is_grade_cell, is_solution_cell, marker_regions,
                        nbgrader)
@@ -46,7 +47,6 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 RUN_ON_TAG = "raises-exception"
 _DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(")
 _ASSIGN = re.compile(r"^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=]*)?=(?!=)")
-_ANSWER_ARG = re.compile(r"""\bcheck\(\s*["'][^"']+["']\s*,\s*([A-Za-z_]\w*)""")
 COMMAND = "python -m elbo_course.grading.build"
 
 
@@ -88,7 +88,7 @@ def answer_names(solution: nbformat.NotebookNode, name: str = "notebook") -> set
     for index, cell in enumerate(solution.cells):
         if cell.cell_type != "code":
             continue
-        names |= set(_ANSWER_ARG.findall(cell.source))
+        names |= {match["name"] for match in CHECK_CALL.finditer(cell.source)}
         if not is_solution_cell(cell):
             continue
         lines = cell.source.split("\n")
@@ -105,7 +105,7 @@ def answer_names(solution: nbformat.NotebookNode, name: str = "notebook") -> set
     for index, here in assigned:
         later = "\n".join(c.source for c in solution.cells[index + 1:]
                           if c.cell_type == "code" and not is_solution_cell(c) and not is_grade_cell(c))
-        names |= {n for n in here if re.search(rf"(?<![\w.]){re.escape(n)}\b", later)}
+        names |= {n for n in here if _mentions(later, {n})}
     return names
 
 
