@@ -106,7 +106,7 @@ def mixture_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def _stream(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int, entropy: bool,
-            matmul_dtype: torch.dtype) -> tuple[Tensor, Tensor | None]:
+            matmul_dtype: torch.dtype, exclude: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
     """Streaming pass over blocks (rows of z) × (chunk_size components).
 
     Per row keeps the running max m, S = Σ_n e^{l_n - m} and U = Σ_n e^{l_n - m} (l_n - m) in float64,
@@ -117,13 +117,28 @@ def _stream(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int, entropy: boo
     _positive_int("chunk_size", chunk_size)
     z, mu, logvar = z.detach().double(), mu.detach().double(), logvar.detach().double()
     if _cancellation_error(z, mu, logvar) > EXACT_TOLERANCE:  # narrow components: the expanded square cancels
-        return _stream_blocks(lambda rows, c0: _exact_block(z[rows], mu, logvar, c0, chunk_size),
+        return _stream_blocks(_masked(lambda rows, c0: _exact_block(z[rows], mu, logvar, c0, chunk_size), exclude),
                               z.shape[0], mu.shape[0], chunk_size, entropy, -700.0)
     a, b = _features(z, mu, logvar)
     a, b = a.to(matmul_dtype), b.to(matmul_dtype)
     floor = -80.0 if matmul_dtype == torch.float32 else -700.0
-    return _stream_blocks(lambda rows, c0: a[rows] @ b[c0:c0 + chunk_size].T, z.shape[0], mu.shape[0],
-                          chunk_size, entropy, floor)
+    return _stream_blocks(_masked(lambda rows, c0: a[rows] @ b[c0:c0 + chunk_size].T, exclude), z.shape[0],
+                          mu.shape[0], chunk_size, entropy, floor)
+
+
+def _masked(block_of, exclude: Tensor | None):
+    """``block_of`` with the component ``exclude[m]`` of each row m set to -inf (left out of the sum)."""
+    if exclude is None:
+        return block_of
+
+    def masked(rows: slice, c0: int) -> Tensor:
+        block = block_of(rows, c0)
+        own = exclude[rows] - c0
+        hit = ((own >= 0) & (own < block.shape[1])).nonzero().squeeze(1)
+        block[hit, own[hit]] = -math.inf
+        return block
+
+    return masked
 
 
 def _cancellation_error(z: Tensor, mu: Tensor, logvar: Tensor) -> float:
@@ -176,7 +191,7 @@ def _stream_blocks(block_of, m_total: int, n_total: int, chunk_size: int, entrop
 
 
 def aggregate_log_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int = 1024,
-                          matmul_dtype: torch.dtype = torch.float64) -> Tensor:
+                          matmul_dtype: torch.dtype = torch.float64, exclude: Tensor | None = None) -> Tensor:
     """log q(z) = log (1/N) Σ_n N(z; mu_n, diag exp(logvar_n)); z (M, d), mu/logvar (N, d) -> (M,) float64.
 
     Memory is O(ROW_CHUNK · chunk_size) whatever N and M. ``matmul_dtype=torch.float32`` does the block
@@ -185,9 +200,18 @@ def aggregate_log_density(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int
     the sums across blocks stay float64. When the float64 rounding bound of the expanded square exceeds
     EXACT_TOLERANCE (very narrow components, e.g. logvar ≲ -25), every block is computed from the squared
     distances directly instead (slower, exact for any variance float64 can represent).
+    ``exclude`` (M,) integer indices: leave component exclude[m] out for row m, the leave-one-out density
+    log q₋ₙ(z) = log (1/(N-1)) Σ_{n' ≠ n} N(z; mu_n', diag exp(logvar_n')), without the cancellation of
+    subtracting the own component from the full sum.
     """
-    lse, _ = _stream(z, mu, logvar, chunk_size, False, matmul_dtype)
-    return lse - math.log(mu.shape[0])
+    if exclude is not None:
+        exclude = torch.as_tensor(exclude)
+        if exclude.dtype.is_floating_point or exclude.shape != (z.shape[0],) or mu.shape[0] < 2 or (
+                exclude.numel() and (exclude.min() < 0 or exclude.max() >= mu.shape[0])):
+            raise ValueError(f"exclude must hold {z.shape[0]} integer indices in [0, {mu.shape[0]}), one per row "
+                             "of z, and the mixture needs at least 2 components.")
+    lse, _ = _stream(z, mu, logvar, chunk_size, False, matmul_dtype, exclude)
+    return lse - math.log(mu.shape[0] - (exclude is not None))
 
 
 def aggregate_log_density_and_entropy(z: Tensor, mu: Tensor, logvar: Tensor, chunk_size: int = 1024,

@@ -209,3 +209,25 @@ def test_prior_holes_against_closed_forms() -> None:
     assert out["median_log_ratio"] == pytest.approx(-d * math.log(s) - 2 * math.log(2) * (1 / s**2 - 1) / 2, abs=0.03)
     with pytest.raises(ValueError, match="ratio"):
         surgery.prior_holes(torch.zeros(1, 2), torch.zeros(1, 2), ratio=0.5)
+
+
+@pytest.mark.parametrize("shift", [0.0, -30.0])   # -30: narrow components, the exact-block path
+def test_leave_one_out_density_against_a_direct_sum(shift: float) -> None:
+    """exclude=n leaves component n out of row n's sum and divides by N - 1; a row whose own component holds
+    all but 1e-20 of the mass (where subtracting it from the full sum would cancel) stays exact."""
+    g = torch.Generator().manual_seed(3)
+    mu = 3 * torch.randn(300, 3, generator=g, dtype=torch.float64)
+    logvar = torch.randn(300, 3, generator=g, dtype=torch.float64) - 4 + shift
+    z = mu[:50] + 0.01 * torch.randn(50, 3, generator=g, dtype=torch.float64)
+    own = torch.arange(50)
+    comp = DiagonalGaussian(mu[None], logvar[None]).log_prob(z[:, None, :])
+    comp[own, own] = -math.inf
+    expected = torch.logsumexp(comp, 1) - math.log(299)
+    got = surgery.aggregate_log_density(z, mu, logvar, chunk_size=64, exclude=own)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-9)
+    full = surgery.aggregate_log_density(z, mu, logvar, chunk_size=64)
+    assert bool((full > got).all())
+    with pytest.raises(ValueError, match="exclude must hold"):
+        surgery.aggregate_log_density(z, mu, logvar, exclude=torch.arange(49))
+    with pytest.raises(ValueError, match="exclude must hold"):
+        surgery.aggregate_log_density(z, mu, logvar, exclude=torch.full((50,), 300))
