@@ -31,7 +31,7 @@ from .common import (
     write_results,
 )
 
-_NOT_EXPERIMENTS = {"common", "migrate", "schedules", "staging"}
+_NOT_EXPERIMENTS = {"aggregate_prior", "common", "migrate", "schedules", "staging"}
 
 
 def registry() -> dict[str, str]:
