@@ -118,6 +118,38 @@ def iwae_table() -> str:
     return "\n".join(lines)
 
 
+def priors_table() -> str:
+    """Markdown: test NLL and paired differences of the three priors (lesson 07), Tomczak & Welling beside them,
+    and the aggregate posterior of lesson 06's models used as their prior."""
+    results = _load("priors")
+    if results is None:
+        return f"*Priors results missing: run `{command('priors')}`.*"
+    published = {"standard": reference.published("tomczak2018.standard_prior"),
+                 "vamp": reference.published("tomczak2018.vampprior")}
+    lines = ["| prior | d | C | test NLL, ours (L_5000) | paired difference vs N(0, I) | ELBO (train) | marginal KL "
+             "| active units | Tomczak & Welling NLL |", "|---|---|---|---|---|---|---|---|---|"]
+    for m in _models(results):
+        pub = published.get(m["prior"]) if m["latent_dim"] == 40 else None
+        pub_text = f"{pub['value']:.2f} ({pub['label']})" if pub else "–"
+        diff = "–" if m["prior"] == "standard" else f"{m['diff_vs_standard']:+.2f} ± {m['diff_vs_standard_se']:.2f}"
+        lines.append(f"| {m['prior']} | {m['latent_dim']} | {m['components'] or '–'} | {_pm(-m['test_ll'], m['test_ll_se'])} "
+                     f"| {diff} | {m['elbo']:.2f} | {_pm(m['marginal_kl'], m['marginal_kl_se'], 3)} "
+                     f"| {m['active_units']} / {m['latent_dim']} | {pub_text} |")
+    config = results["config"]
+    lines += ["", f"Nats; NLL on the first {config['test_images']:,} fixed-binarized test images, paired differences "
+              "over the same images (test-image noise only, not seed variation), ELBO and marginal KL over the "
+              f"{config['train_images']:,} training images. Ours: {_training(config)} (d = 2: {config['epochs_d2']} "
+              f"epochs), KL warm-up {config['warmup_epochs']} epochs. Tomczak & Welling 2018 used static binarization "
+              "and much longer training: not comparable. Regenerate: `" + command("priors") + "`.", "",
+              "| lesson 06 model | training-set gain with p(z) = q(z) | marginal KL (lesson 06) | leave-one-out gain "
+              "| test-set gain |", "|---|---|---|---|---|"]
+    for e in results["aggregate_prior"]["models"]:
+        lines.append(f"| {e['surgery_model']} | {_pm(e['train_gain'], e['train_gain_se'])} "
+                     f"| {_pm(e['stored_marginal_kl'], e['stored_marginal_kl_se'])} | {_pm(e['loo_gain'], e['loo_gain_se'])} "
+                     f"| {_pm(e['test_gain'], e['test_gain_se'])} |")
+    return "\n".join(lines)
+
+
 def _training(config: dict[str, Any]) -> str:
     """How our models were trained, from a results file's config: epochs, Adam, batch, learning rate, precision."""
     decay = {"decay10": ", decaying tenfold", "burda": ", Burda et al.'s stages"}.get(config.get("lr_schedule"), "")
@@ -149,7 +181,8 @@ def storage_line(budget_mb: float = 120.0) -> str:
 def results_block() -> str:
     """The whole generated block, markers included."""
     return "\n\n".join([BEGIN, "### ELBO surgery on MNIST (lesson 06)", surgery_table(),
-                        "### Importance-weighted bounds on MNIST (lesson 04)", iwae_table(), storage_line(), END])
+                        "### Importance-weighted bounds on MNIST (lesson 04)", iwae_table(),
+                        "### Learned priors on MNIST (lesson 07)", priors_table(), storage_line(), END])
 
 
 def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:

@@ -1,6 +1,6 @@
-"""Exercises of lessons 05 and 06: specs, prompts and grade cells agree, and neither leaks an answer.
+"""Exercises of lessons 05, 06 and 07: specs, prompts and grade cells agree, and neither leaks an answer.
 
-For every exercise of the two solution notebooks:
+For every exercise of the three solution notebooks:
 * the prompt has the heading ``### Exercise N.M (★…)`` with the spec's number of stars and a ``**Hint:**`` line;
   the spec's hint and the stub's instruction are words and maths, not code;
 * the grade cell is ``check("<id>", <name>)`` followed by hidden ``verify`` lines only (helper names start with _);
@@ -24,7 +24,7 @@ from elbo_course.grading import evaluate, get_spec, verify
 from elbo_course.grading.notebook import (BEGIN_HIDDEN, END_HIDDEN, exercises, is_grade_cell, is_solution_cell)
 
 REPO = Path(__file__).resolve().parents[1]
-LESSONS = ("05_elbo_surgery", "06_mnist_decomposition")
+LESSONS = ("05_elbo_surgery", "06_mnist_decomposition", "07_priors_and_the_vampprior")
 # code, not maths: module prefixes, method calls, snake_case calls, slicing, keyword arguments, Python operators
 CODE_IN_WORDS = re.compile(r"torch\.|math\.|np\.|numpy|\bdef\b|\[\s*:|\]\[|\w\.\w+\(|[a-z]+_[a-z_]+\(|"
                            r"\b(dim|keepdim|axis|ddof)=|\bimport\b|==|\*\*|\[\s*None")
@@ -174,3 +174,18 @@ def test_lesson06_expected_values_are_the_stored_run():
     for key, value in lesson06._D10.items():
         stored = results["config"][key] if key == "eval_samples" else entry[key]
         assert value == stored, key
+
+
+def test_lesson07_references_agree_with_the_package_and_the_stored_run():
+    """The spec's direct mixture density equals ``surgery.mixture_log_density`` (the package's matrix-product
+    form); the d = 20 numbers quoted for its wrong answers are those of results/surgery.json."""
+    from elbo_course import surgery
+    from elbo_course.experiments import load_results
+    from elbo_course.grading.specs import lesson07
+
+    for z, mu, logvar in lesson07._vamp_cases()[:-1]:
+        direct = lesson07.vamp_log_density_reference(z, mu, logvar)
+        assert torch.allclose(surgery.mixture_log_density(z, mu, logvar), direct, rtol=0, atol=1e-9)
+    entry = next(m for m in load_results("surgery", "full")["models"] if m["latent_dim"] == 20)
+    for key, value in lesson07._D20.items():
+        assert value == entry[key], key
