@@ -141,3 +141,28 @@ def test_reproduce_runs_only_missing_or_stale_experiments(tmp_path, monkeypatch,
     assert cli.main(["--stale", "--only", "fake_repro"]) == 0 and calls == ["full", "full"]
     assert cli.main(["--stale", "--force"]) == 0 and len(calls) == 3
     assert cli.main(["--stale", "--only", "nope"]) == 2
+
+
+def test_reproduce_orders_by_after_and_reruns_dependents(monkeypatch) -> None:
+    """An experiment that reads another's models (``AFTER``) runs after it, and reruns when it does."""
+    modules = {name: types.ModuleType(f"elbo_course.experiments.{name}") for name in ("alpha", "zeta", "mid")}
+    modules["alpha"].AFTER = ("zeta",)
+    modules["mid"].AFTER = ("alpha",)
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, f"elbo_course.experiments.{name}", module)
+    monkeypatch.setattr(cli, "registry", lambda: {n: f"elbo_course.experiments.{n}" for n in modules})
+    assert cli.in_dependency_order(["alpha", "mid", "zeta"]) == ["zeta", "alpha", "mid"]
+    assert cli.in_dependency_order(["mid", "alpha"]) == ["alpha", "mid"]
+    ran = []
+    monkeypatch.setattr(cli, "stale", lambda budget, names: {"zeta": "missing"})
+    monkeypatch.setattr(cli, "run_experiment", lambda name, budget: ran.append(name) or "path")
+    monkeypatch.setattr(cli.runtime, "setup", lambda budget=None: None)
+    assert cli.reproduce("full") == 0 and ran == ["zeta", "alpha", "mid"]
+    modules["zeta"].AFTER = ("mid",)
+    with pytest.raises(RuntimeError, match="cycle"):
+        cli.in_dependency_order(["alpha", "mid", "zeta"])
+
+
+def test_priors_runs_after_surgery() -> None:
+    assert cli.in_dependency_order(["priors", "rate_distortion", "surgery", "iwae"]) == [
+        "iwae", "rate_distortion", "surgery", "priors"]

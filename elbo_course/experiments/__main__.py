@@ -69,7 +69,13 @@ def reproduce(budget: str, only: str | None = None, force: bool = False) -> int:
             return 2
         names = [only]
     runtime.setup(budget=budget)
+    names = in_dependency_order(names)
     todo = {name: "forced" for name in names} if force else stale(budget, names)
+    for name in names:  # an experiment that reads another's models reruns when that one does
+        for needed in _after(name):
+            if needed in todo and name not in todo:
+                todo[name] = f"{needed} is rerun first and {name} reads its models"
+    todo = {name: todo[name] for name in names if name in todo}
     for name in names:
         print(f"{name}: {'needs a run (' + todo[name] + ')' if name in todo else 'current'}", flush=True)
     for name in todo:
@@ -77,6 +83,26 @@ def reproduce(budget: str, only: str | None = None, force: bool = False) -> int:
         path = run_experiment(name, budget)
         print(f"{name} ({budget}): wrote {path} in {time.perf_counter() - started:.0f} s", flush=True)
     return 0
+
+
+def _after(name: str) -> tuple[str, ...]:
+    """The experiments whose stored models ``name`` reads (its module's ``AFTER``)."""
+    import importlib
+
+    return tuple(getattr(importlib.import_module(registry()[name]), "AFTER", ()))
+
+
+def in_dependency_order(names: list[str]) -> list[str]:
+    """``names`` sorted so that every experiment comes after those in its ``AFTER`` (alphabetical otherwise)."""
+    done: list[str] = []
+    pending = sorted(names)
+    while pending:
+        ready = [n for n in pending if all(a in done or a not in names for a in _after(n))]
+        if not ready:
+            raise RuntimeError(f"experiments {pending} depend on each other in a cycle (their AFTER).")
+        done.append(ready[0])
+        pending.remove(ready[0])
+    return done
 
 
 if __name__ == "__main__":

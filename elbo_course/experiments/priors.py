@@ -47,6 +47,7 @@ from .iwae import bounds_from_log_weights
 from .surgery import reconstruction
 
 NAME = "priors"
+AFTER = ("surgery",)  # part 1 reads lesson 06's stored models: `make reproduce` runs surgery first
 PRIORS = ("standard", "mog", "vamp")
 HIDDEN = (500, 500)
 LATENT_DIMS = (40, 2)
