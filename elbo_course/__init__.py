@@ -9,6 +9,7 @@ it against the tree and the imports.
     data                              exact MNIST in memory, fixed and dynamic binarizations
     distributions                     the diagonal Gaussian, the standard normal, the Bernoulli likelihood
     bounds                            ELBO and IWAE bounds from log weights; mean and standard error
+    data_entropy                      the entropy H(X) of dynamically binarized MNIST (lesson 08)
     surgery                           Hoffman & Johnson's decomposition; Gaussian-mixture densities
     priors                            priors p(z): one interface, a registry (StandardNormal, MixtureOfGaussians)
     toys/, models                     exact toy models of lessons 01-05; the VAE (encoder, decoder, prior)
