@@ -150,6 +150,27 @@ def priors_table() -> str:
     return "\n".join(lines)
 
 
+def rate_distortion_table() -> str:
+    """Markdown: the β sweep of lesson 08 (rate, distortion, the index-code split), H(X), Alemi et al.'s points."""
+    results = _load("rate_distortion")
+    if results is None:
+        return f"*Rate-distortion results missing: run `{command('rate_distortion')}`.*"
+    lines = ["| β | rate R | distortion D | -ELBO | test R / D | I(n; z) | marginal KL | active units |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p in results["points"]:
+        lines.append(f"| {p['beta']:g} | {p['rate']:.2f} | {_pm(p['distortion'], p['distortion_se'])} | {-p['elbo']:.2f} "
+                     f"| {p['test_rate']:.2f} / {p['test_distortion']:.2f} | {_pm(p['mutual_info'], p['mutual_info_se'])} "
+                     f"| {_pm(p['marginal_kl'], p['marginal_kl_se'])} | {p['active_units']} / {p['latent_dim']} |")
+    auto, zero = (reference.published(f"alemi2018.{k}") for k in ("autoencoder_point", "zero_rate_point"))
+    lines += ["", f"Nats, d = 20, over the fixed binarization of the 60,000 training images (test: first "
+              f"{results['config']['test_images']:,} test images). Ours: {_training(results['config'])}, objective "
+              f"D + βR. H(X) of dynamically binarized MNIST = {results['entropy']:.3f} ± {results['entropy_se']:.3f} "
+              f"nats; rate-0 distortion of a factorized decoder {results['independent_pixel_entropy']:.2f}. Alemi et al. "
+              f"2018 ({auto['label']}, other architectures): R = {auto['rate']:g}, D = {auto['distortion']:g}; at rate 0 "
+              f"with an autoregressive decoder D = {zero['distortion']:g}. Regenerate: `{command('rate_distortion')}`."]
+    return "\n".join(lines)
+
+
 def _training(config: dict[str, Any]) -> str:
     """How our models were trained, from a results file's config: epochs, Adam, batch, learning rate, precision."""
     decay = {"decay10": ", decaying tenfold", "burda": ", Burda et al.'s stages"}.get(config.get("lr_schedule"), "")
@@ -182,7 +203,8 @@ def results_block() -> str:
     """The whole generated block, markers included."""
     return "\n\n".join([BEGIN, "### ELBO surgery on MNIST (lesson 06)", surgery_table(),
                         "### Importance-weighted bounds on MNIST (lesson 04)", iwae_table(),
-                        "### Learned priors on MNIST (lesson 07)", priors_table(), storage_line(), END])
+                        "### Learned priors on MNIST (lesson 07)", priors_table(),
+                        "### Rate and distortion on MNIST (lesson 08)", rate_distortion_table(), storage_line(), END])
 
 
 def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:

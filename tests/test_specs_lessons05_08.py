@@ -1,6 +1,6 @@
-"""Exercises of lessons 05, 06 and 07: specs, prompts and grade cells agree, and neither leaks an answer.
+"""Exercises of lessons 05 to 08: specs, prompts and grade cells agree, and neither leaks an answer.
 
-For every exercise of the three solution notebooks:
+For every exercise of these solution notebooks:
 * the prompt has the heading ``### Exercise N.M (★…)`` with the spec's number of stars and a ``**Hint:**`` line;
   the spec's hint and the stub's instruction are words and maths, not code;
 * the grade cell is ``check("<id>", <name>)`` followed by hidden ``verify`` lines only (helper names start with _);
@@ -24,7 +24,7 @@ from elbo_course.grading import evaluate, get_spec, verify
 from elbo_course.grading.notebook import (BEGIN_HIDDEN, END_HIDDEN, exercises, is_grade_cell, is_solution_cell)
 
 REPO = Path(__file__).resolve().parents[1]
-LESSONS = ("05_elbo_surgery", "06_mnist_decomposition", "07_priors_and_the_vampprior")
+LESSONS = ("05_elbo_surgery", "06_mnist_decomposition", "07_priors_and_the_vampprior", "08_rate_and_distortion")
 # code, not maths: module prefixes, method calls, snake_case calls, slicing, keyword arguments, Python operators
 CODE_IN_WORDS = re.compile(r"torch\.|math\.|np\.|numpy|\bdef\b|\[\s*:|\]\[|\w\.\w+\(|[a-z]+_[a-z_]+\(|"
                            r"\b(dim|keepdim|axis|ddof)=|\bimport\b|==|\*\*|\[\s*None")
