@@ -67,7 +67,7 @@ def test_ci_smoke_run_writes_the_schema(tmp_path):
         assert isinstance(model.prior, PRIOR_CLASSES[entry["prior"]])
         assert entry["epochs"] == (1 if entry["latent_dim"] == 2 else experiment.SCHEDULES["ci"].epochs)
     vamp = load_model(results, "vamp_d40")
-    u = vamp.prior.pseudo_inputs()
+    u = vamp.prior.pseudo_inputs().detach()
     assert u.shape == (experiment.SETTINGS["ci"]["components"], 784) and 0 <= float(u.min()) <= float(u.max()) <= 1
 
 

@@ -591,8 +591,9 @@ def test_spec_module_registers_only_its_own_lesson(module_name):
 
 @pytest.mark.parametrize("module_name", SPEC_MODULES)
 def test_spec_module_imports_no_library_maths(module_name):
-    """References are written independently: a spec module imports only runtime (rng), the checker, and
-    (for lesson 06's stored results) experiments, never the maths the student re-implements."""
+    """References are written independently: a spec module imports only runtime (rng), the checker, and (for
+    stored results and models, lessons 06-08) experiments and data (the fixed test images a stored model is read
+    on), never the maths the student re-implements."""
     tree = ast.parse((SPECS / f"{module_name}.py").read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
@@ -600,7 +601,7 @@ def test_spec_module_imports_no_library_maths(module_name):
             imported.add(("." * node.level) + (node.module or ""))
         elif isinstance(node, ast.Import):
             imported.update(a.name for a in node.names if a.name.startswith("elbo_course"))
-    assert imported <= {"...runtime", "..check", "...experiments"}, imported
+    assert imported <= {"...runtime", "..check", "...experiments", "...data"}, imported
 
 
 @pytest.mark.parametrize("module_name", SPEC_MODULES)
