@@ -19,7 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported by any benchmark
 
-BENCHMARKS = ("bench_floor", "bench_epoch", "bench_marginal_kl", "bench_priors")
+BENCHMARKS = ("bench_floor", "bench_epoch", "bench_marginal_kl", "bench_priors", "bench_grading")
 
 
 class _Tee(io.TextIOBase):

@@ -55,9 +55,15 @@ def flush_denormal_default() -> bool:
     return bool(_state["flush_denormal"])
 
 
+GRADER_ENV = "NBGRADER_EXECUTION"  # set by nbgrader in the kernel it runs for autograde and validate
+
+
 def budget() -> str:
-    """The active budget: set by ``setup(budget=...)``, else ``$ELBO_COURSE_BUDGET``, else ``full``."""
-    chosen = _state["budget"] or os.environ.get("ELBO_COURSE_BUDGET") or DEFAULT_BUDGET
+    """The active budget: set by ``setup(budget=...)``; else ``ci`` while nbgrader executes the notebook
+    (``$NBGRADER_EXECUTION`` is set: autograde runs the whole submission, so only the cheap evaluations);
+    else ``$ELBO_COURSE_BUDGET``; else ``full``."""
+    grading = "ci" if os.environ.get(GRADER_ENV) else None
+    chosen = _state["budget"] or grading or os.environ.get("ELBO_COURSE_BUDGET") or DEFAULT_BUDGET
     if chosen not in BUDGETS:
         raise ValueError(
             f"Unknown budget {chosen!r}: use one of {', '.join(BUDGETS)} "
