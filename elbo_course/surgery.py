@@ -18,7 +18,7 @@ and a streaming log-sum-exp accumulated in float64, so memory stays bounded for 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -317,8 +317,8 @@ def mutual_information_from_pairs(z: Tensor, n: Tensor, mu: Tensor, logvar: Tens
 
 def prior_holes(mu: Tensor, logvar: Tensor, ratio: float = 10.0, num_samples: int = 10_000,
                 generator: torch.Generator | None = None, chunk_size: int = 1024,
-                matmul_dtype: torch.dtype = torch.float64) -> dict[str, float]:
-    """Where the prior p(z) = N(0, I) puts mass that the aggregate posterior q(z) leaves thin, by Monte Carlo.
+                matmul_dtype: torch.dtype = torch.float64, prior: Any = None) -> dict[str, float]:
+    """Where the prior p(z) puts mass that the aggregate posterior q(z) leaves thin, by Monte Carlo.
 
     With z_m ~ p(z), m = 1..M, and log q(z) = log (1/N) Σ_n N(z; mu_n, diag exp(logvar_n)) over ALL N rows of
     mu, logvar (N, d) (no subsampling of the mixture):
@@ -329,14 +329,22 @@ def prior_holes(mu: Tensor, logvar: Tensor, ratio: float = 10.0, num_samples: in
 
     each mean with its standard error s / √M (s the sample standard deviation, M - 1 in the denominator;
     for the fraction f this is √(f (1 - f) / (M - 1))). Returns a dict with these keys, the ``*_se`` of the
-    two means, and ``num_samples``. The draws are z = ε, ε ~ N(0, I) in float64 from ``generator``.
+    two means, and ``num_samples``. ``prior`` None is N(0, I), drawn as z = ε ~ N(0, I) in float64 from
+    ``generator``; otherwise an object with ``sample(M, generator)`` -> (M, d) and ``log_prob(z)`` -> (M,) (an
+    ``elbo_course.priors.Prior``, e.g. a learned mixture), drawn and evaluated without gradients.
     """
     _check_shapes(None, mu, logvar)
     _positive_int("num_samples", num_samples)
     if not ratio > 1.0:
         raise ValueError(f"ratio must be > 1 (a hole is where q(z) < p(z) / ratio); got {ratio!r}.")
-    z = torch.randn(num_samples, mu.shape[1], generator=generator, dtype=torch.float64)
-    log_ratio = aggregate_log_density(z, mu, logvar, chunk_size, matmul_dtype) - standard_normal_log_prob(z)
+    with torch.no_grad():
+        if prior is None:
+            z = torch.randn(num_samples, mu.shape[1], generator=generator, dtype=torch.float64)
+            log_p = standard_normal_log_prob(z)
+        else:
+            z = prior.sample(num_samples, generator)
+            log_p = prior.log_prob(z).double()
+        log_ratio = aggregate_log_density(z, mu, logvar, chunk_size, matmul_dtype) - log_p
     fraction, fraction_se = mean_and_se((log_ratio < -math.log(ratio)).double())
     reverse, reverse_se = mean_and_se(-log_ratio)
     return {"hole_fraction": float(fraction), "hole_fraction_se": float(fraction_se),

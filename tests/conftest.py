@@ -4,6 +4,7 @@
   (a shared 2-core machine makes timings meaningless). The profile is loaded for every test module.
 * ``mnist_available`` returns the data root after checking the four MNIST files against their MD5s. When
   they are missing it FAILS with the command to run; tests never skip to, or fall back on, fake data.
+* ``committed_results(name)`` loads an experiment's committed ``full`` results, failing the same way.
 """
 from __future__ import annotations
 
@@ -42,3 +43,18 @@ def mnist_available() -> Path:
 def shared_dir() -> Path | None:
     """``../shared`` when it exists, else None (tests comparing against it skip only that comparison)."""
     return SHARED if SHARED.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def committed_results():
+    """A loader of the committed ``full`` results of an experiment: ``committed_results("priors")``; FAILS (never
+    skips) when they are missing or stale, with the loader's message naming the command that regenerates them."""
+    from elbo_course.experiments import StaleArtifactError, load_results
+
+    def load(name: str):
+        try:
+            return load_results(name, "full")
+        except StaleArtifactError as error:
+            pytest.fail(f"the committed {name} results are missing or stale: {error}")
+
+    return load

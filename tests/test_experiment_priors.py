@@ -91,11 +91,8 @@ def test_every_budget_states_its_settings_and_run_time():
 # ---- the committed full results, re-estimated from their checkpoints -------------------------------------
 
 @pytest.fixture(scope="module")
-def full():
-    try:
-        return load_results("priors", "full")
-    except common.StaleArtifactError as error:
-        pytest.fail(f"the committed priors results are missing or stale: {error}")
+def full(committed_results):
+    return committed_results("priors")
 
 
 def test_committed_results_hold_every_field(full):

@@ -47,11 +47,8 @@ def test_ci_smoke_run_writes_the_schema(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def full():
-    try:
-        return load_results("rate_distortion", "full")
-    except common.StaleArtifactError as error:
-        pytest.fail(f"the committed rate-distortion results are missing or stale: {error}")
+def full(committed_results):
+    return committed_results("rate_distortion")
 
 
 def test_committed_sweep(full):

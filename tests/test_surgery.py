@@ -231,3 +231,14 @@ def test_leave_one_out_density_against_a_direct_sum(shift: float) -> None:
         surgery.aggregate_log_density(z, mu, logvar, exclude=torch.arange(49))
     with pytest.raises(ValueError, match="exclude must hold"):
         surgery.aggregate_log_density(z, mu, logvar, exclude=torch.full((50,), 300))
+
+
+def test_prior_holes_with_a_given_prior_equal_to_the_aggregate_posterior() -> None:
+    """prior= draws from and evaluates the given prior: when it is q(z) itself there are no holes, KL(p ‖ q) = 0."""
+    from elbo_course.priors import MixtureOfGaussians
+
+    g = torch.Generator().manual_seed(4)
+    mu, logvar = torch.randn(40, 2, generator=g, dtype=torch.float64), torch.randn(40, 2, generator=g, dtype=torch.float64) - 1
+    out = surgery.prior_holes(mu, logvar, num_samples=500, generator=g,
+                              prior=MixtureOfGaussians.from_components(mu, logvar))
+    assert out["hole_fraction"] == 0.0 and abs(out["reverse_kl"]) < 1e-9 and out["num_samples"] == 500

@@ -128,6 +128,17 @@ def data_sha256(split: str) -> str:
     return fixed_sha256(split)
 
 
+def mnist_inputs(sched: Schedule) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What an experiment trains and evaluates on: (the first ``sched.train_images`` training images as grey levels
+    for ``fit``, (N, 784); the same images under the fixed binarization, float32 0/1, (N, 784); the first
+    ``sched.test_images`` fixed-binarized test images, (T, 784))."""
+    from ..data import fixed_binarization, fixed_test_subset, load_mnist
+
+    x_grey = load_mnist("train")[0][:sched.train_images]
+    x_fixed = torch.from_numpy(fixed_binarization("train")[:sched.train_images].astype("float32"))
+    return x_grey, x_fixed, fixed_test_subset(sched.test_images)
+
+
 def library_versions() -> dict[str, str]:
     """Versions of python, torch and numpy that produced a result."""
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}

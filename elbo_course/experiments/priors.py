@@ -36,13 +36,14 @@ import torch
 
 from .. import runtime
 from ..bounds import mean_and_se
-from ..data import fixed_binarization, fixed_test_subset, load_mnist
+from ..data import fixed_binarization
 from ..models import VAE, active_units, encode_dataset, encoder_means
 from ..priors import MixtureOfGaussians, Prior, VampPrior
-from ..surgery import aggregate_log_density, decompose
+from ..surgery import decompose, prior_holes
 from ..train import fit
 from .aggregate_prior import swap_prior
-from .common import Schedule, data_sha256, elbo_curve, learning_curve, load_model, load_results, resume_path, save_model
+from .common import (Schedule, data_sha256, elbo_curve, learning_curve, load_model, load_results, mnist_inputs, resume_path,
+                     save_model)
 from .iwae import bounds_from_log_weights
 from .surgery import reconstruction
 
@@ -54,6 +55,7 @@ LATENT_DIMS = (40, 2)
 VALIDATION_IMAGES = 10_000  # the last 10,000 training images
 SURGERY_MODELS = (10, 20)   # lesson 06's models used in part 1
 MODELS = tuple(f"{p}_d{d}" for d in LATENT_DIMS for p in PRIORS)
+HOLE_KEYS = ("hole_fraction", "hole_fraction_se", "reverse_kl", "reverse_kl_se")  # of surgery.prior_holes, stored
 
 #: Training and evaluation sizes; SETTINGS adds what a Schedule has no field for.
 SCHEDULES: dict[str, Schedule] = {
@@ -106,19 +108,6 @@ def build_model(prior: str, latent_dim: int, components: int) -> VAE:
         return VAE(latent_dim, hidden=HIDDEN, activation="softplus", prior=made)
 
 
-def prior_holes(prior: Prior, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
-                generator: torch.Generator, ratio: float = 10.0) -> dict[str, float]:
-    """z_m ~ p(z) (the model's own prior): hole_fraction = P_p[q(z) < p(z)/ratio] and reverse_kl = KL(p ‖ q),
-    with q(z) the aggregate posterior of the rows of mu, logvar (N, d); means and se over the M draws."""
-    with torch.no_grad():
-        z = prior.sample(samples, generator)
-        log_ratio = aggregate_log_density(z, mu, logvar) - prior.log_prob(z).double()
-    fraction, fraction_se = mean_and_se((log_ratio < -math.log(ratio)).double())
-    reverse, reverse_se = mean_and_se(-log_ratio)
-    return {"hole_fraction": float(fraction), "hole_fraction_se": float(fraction_se),
-            "reverse_kl": float(reverse), "reverse_kl_se": float(reverse_se)}
-
-
 def evaluate(model: VAE, prior: str, x_train: torch.Tensor, x_test: torch.Tensor, sched: Schedule,
              surgery_samples: int, tag: str) -> dict[str, Any]:
     """Test L_K and ELBO per image, the surgery terms over x_train, active units and holes (see the docstring)."""
@@ -138,7 +127,9 @@ def evaluate(model: VAE, prior: str, x_train: torch.Tensor, x_test: torch.Tensor
                  active_units=active_units(encoder_means(model, x_test)), train_images=int(x_train.shape[0]),
                  test_ll_per_image=[round(v, 4) for v in per_image[sched.eval_samples].tolist()],
                  test_elbo_per_image=[round(v, 4) for v in per_image[1].tolist()])
-    terms.update(prior_holes(model.prior, mu, logvar, surgery_samples, runtime.rng(f"{NAME}/{tag}/holes")))
+    holes = prior_holes(mu, logvar, num_samples=surgery_samples, generator=runtime.rng(f"{NAME}/{tag}/holes"),
+                        prior=model.prior)
+    terms.update({k: holes[k] for k in HOLE_KEYS})
     return terms
 
 
@@ -147,13 +138,11 @@ def train_model(prior: str, latent_dim: int, x_grey: torch.Tensor, x_val: torch.
     """Train one model by ``fit`` (resumable via DIR/resume/) with the validation ELBO after every epoch."""
     model = build_model(prior, latent_dim, settings["components"])
     mid = model_id(prior, latent_dim)
-    resume = resume_path(out_dir, NAME, mid)
-    resume.parent.mkdir(parents=True, exist_ok=True)
     epochs = sched.epochs if latent_dim != 2 else settings["epochs_d2"]
     lr_at = dataclasses.replace(sched, epochs=epochs).lr_at()
     history = fit(model, x_grey, epochs=epochs, batch_size=sched.batch_size, lr=sched.lr,
                   warmup_epochs=settings["warmup_epochs"], lr_schedule=lr_at, seed=_seed(f"train/d{latent_dim}"),
-                  device="auto", progress=progress, checkpoint_path=resume,
+                  device="auto", progress=progress, checkpoint_path=resume_path(out_dir, NAME, mid),
                   on_epoch=elbo_curve(x_val, f"{NAME}/val/d{latent_dim}", "val_elbo"))
     return model.cpu().eval(), history
 
@@ -162,12 +151,9 @@ def run(budget: str, out_dir: Path) -> dict[str, Any]:
     """Train and evaluate the six models of ``budget`` and the aggregate-posterior comparison; save checkpoints."""
     sched, settings = SCHEDULES[budget], SETTINGS[budget]
     out_dir = Path(out_dir)
-    grey = load_mnist("train")[0]
-    x_grey = grey[:sched.train_images]
-    fixed = torch.from_numpy(fixed_binarization("train").astype("float32"))
-    x_train = fixed[:sched.train_images]
-    x_val = fixed[-VALIDATION_IMAGES:][:settings["validation_images"]]
-    x_test = fixed_test_subset(sched.test_images)
+    x_grey, x_train, x_test = mnist_inputs(sched)
+    x_val = torch.from_numpy(fixed_binarization("train")[-VALIDATION_IMAGES:][:settings["validation_images"]]
+                             .astype("float32"))
     models: list[dict[str, Any]] = []
     for d in LATENT_DIMS:
         for prior in PRIORS:

@@ -25,12 +25,11 @@ from typing import Any
 import torch
 
 from .. import runtime
-from ..data import fixed_binarization, fixed_test_subset, load_mnist
 from ..data_entropy import entropy
 from ..distributions import DiagonalGaussian
 from ..models import VAE, encode_dataset
 from ..train import fit
-from .common import Schedule, data_sha256, learning_curve, resume_path, save_model
+from .common import Schedule, data_sha256, learning_curve, mnist_inputs, resume_path, save_model
 from .surgery import evaluate, reconstruction
 
 NAME = "rate_distortion"
@@ -76,11 +75,9 @@ def train_beta(beta: float, x_grey: torch.Tensor, sched: Schedule, out_dir: Path
     with torch.random.fork_rng():
         torch.manual_seed(_seed("init"))
         model = VAE(LATENT_DIM, hidden=HIDDEN, activation="softplus")
-    resume = resume_path(out_dir, NAME, model_id(beta))
-    resume.parent.mkdir(parents=True, exist_ok=True)
     history = fit(model, x_grey, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr, beta=beta,
                   lr_schedule=sched.lr_at(), seed=_seed("train"), device="auto", progress=progress,
-                  checkpoint_path=resume)
+                  checkpoint_path=resume_path(out_dir, NAME, model_id(beta)))
     return model.cpu().eval(), history
 
 
@@ -97,9 +94,7 @@ def run(budget: str, out_dir: Path) -> dict[str, Any]:
     """Train and evaluate the sweep of ``budget``; keep the checkpoints of the shown β; estimate H(X)."""
     sched = SCHEDULES[budget]
     out_dir = Path(out_dir)
-    x_grey = load_mnist("train")[0][:sched.train_images]
-    x_fixed = torch.from_numpy(fixed_binarization("train")[:sched.train_images].astype("float32"))
-    x_test = fixed_test_subset(sched.test_images)
+    x_grey, x_fixed, x_test = mnist_inputs(sched)
     shown = config(budget)["shown"]
     points, models = [], []
     for beta in BETAS[budget]:

@@ -30,12 +30,11 @@ import torch
 from torch import Tensor
 
 from .. import runtime
-from ..data import fixed_binarization, fixed_test_subset, load_mnist
 from ..distributions import DiagonalGaussian, bernoulli_log_likelihood
 from ..models import VAE, active_units, encode_dataset, encoder_means
 from ..surgery import decompose
 from ..train import fit
-from .common import Schedule, data_sha256, elbo_curve, learning_curve, resume_path, save_model
+from .common import Schedule, data_sha256, elbo_curve, learning_curve, mnist_inputs, resume_path, save_model
 
 NAME = "surgery"
 LATENT_DIMS = (2, 10, 20)
@@ -127,11 +126,9 @@ def train_model(latent_dim: int, x_grey: Tensor, sched: Schedule, out_dir: Path,
     with torch.random.fork_rng():
         torch.manual_seed(_seed(f"init/d{latent_dim}"))
         model = VAE(latent_dim, hidden=HIDDEN, activation="softplus")
-    resume = resume_path(out_dir, NAME, model_id(latent_dim))
-    resume.parent.mkdir(parents=True, exist_ok=True)
     history = fit(model, x_grey, epochs=sched.epochs, batch_size=sched.batch_size, lr=sched.lr,
                   adam_eps=sched.adam_eps, lr_schedule=sched.lr_at(), precision=sched.precision, seed=_seed(f"train/d{latent_dim}"), device="auto", progress=progress,
-                  checkpoint_path=resume,
+                  checkpoint_path=resume_path(out_dir, NAME, model_id(latent_dim)),
                   on_epoch=None if x_curve is None else elbo_curve(x_curve, f"{NAME}/curve/d{latent_dim}", "train_elbo"))
     return model.cpu().eval(), history
 
@@ -140,9 +137,7 @@ def run(budget: str, out_dir: Path) -> dict[str, Any]:
     """Train the three models of ``budget``, evaluate every term, save the checkpoints."""
     sched = SCHEDULES[budget]
     out_dir = Path(out_dir)
-    x_grey = load_mnist("train")[0][:sched.train_images]
-    x_fixed = torch.from_numpy(fixed_binarization("train")[:sched.train_images].astype("float32"))
-    x_test = fixed_test_subset(sched.test_images)
+    x_grey, x_fixed, x_test = mnist_inputs(sched)
     models, seconds_eval = [], {}
     for d in LATENT_DIMS:
         mid = model_id(d)
