@@ -48,11 +48,13 @@ class DiagonalGaussian:
     """
 
     def __init__(self, mu: Tensor, logvar: Tensor) -> None:
-        mu, logvar = torch.broadcast_tensors(torch.as_tensor(mu), torch.as_tensor(logvar))
+        given = torch.as_tensor(logvar)
+        mu, logvar = torch.broadcast_tensors(torch.as_tensor(mu), given)
         if mu.dim() == 0:
             raise ValueError("DiagonalGaussian needs tensors of shape (..., d); got scalars. Use mu[None].")
         self.mu = mu
         self.logvar = logvar
+        self._logvar_given = given  # unexpanded: log_prob takes exp of a shared log-variance once, not per row
 
     @property
     def var(self) -> Tensor:
@@ -80,8 +82,8 @@ class DiagonalGaussian:
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log N(z; mu, diag sigma²) = -1/2 Σ_i [log 2π + logvar_i + (z_i-mu_i)²/sigma_i²]; ``(..., d) -> (...)``."""
-        sq = (z - self.mu).pow(2) * torch.exp(-self.logvar)
-        return -0.5 * (LOG_2PI + self.logvar + sq).sum(dim=-1)
+        sq = (z - self.mu).pow(2) * torch.exp(-self._logvar_given)
+        return -0.5 * (LOG_2PI + self._logvar_given + sq).sum(dim=-1)
 
     def entropy(self) -> Tensor:
         """H = 1/2 Σ_i [log 2π + 1 + logvar_i], shape ``(...)``."""
