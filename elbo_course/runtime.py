@@ -87,17 +87,20 @@ def _filter_warnings() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\..*")
 
 
-_STUB = re.compile(r"Exercise (?P<id>[A-Za-z0-9_]+-[A-Za-z0-9_]+): (?P<task>.*)", re.S)
+# "Exercise <id>: <task>" (our lessons) or "Exercise: <task>" (the stub nbgrader writes for an exported course)
+_STUB = re.compile(r"Exercise(?: (?P<id>[A-Za-z0-9_]+-[A-Za-z0-9_]+))?: (?P<task>.*)", re.S)
 
 
 def exercise_stub_message(err: BaseException, tb: TracebackType | None = None) -> str | None:
-    """One line for an exercise stub's NotImplementedError ("Exercise <id>: <task>"), None otherwise."""
+    """One line for an exercise stub's NotImplementedError ("Exercise <id>: <task>" or, as nbgrader writes it
+    for an exported course, "Exercise: <task>"), None otherwise."""
     match = _STUB.fullmatch(str(err)) if type(err) is NotImplementedError else None
     if match is None:
         return None
     frames = traceback.extract_tb(tb if tb is not None else err.__traceback__)
     where = f"line {frames[-1].lineno} of the exercise cell" if frames else "the stub line"
-    return (f"⏳ Exercise {match['id']} is not solved yet: replace {where}, `raise NotImplementedError(...)`, "
+    which = f"Exercise {match['id']} is" if match["id"] else "This exercise is"
+    return (f"⏳ {which} not solved yet: replace {where}, `raise NotImplementedError(...)`, "
             f"with your code ({match['task'].rstrip('.')}).")
 
 

@@ -41,6 +41,7 @@ def registry():
     def add(name: str, **kwargs) -> str:
         exercise_id = f"zz_test-{name}"
         kwargs.setdefault("hint", HINT)
+        kwargs.setdefault("answer", "answer")
         register(exercise_id, **kwargs)
         created.append(exercise_id)
         return exercise_id
@@ -76,6 +77,7 @@ def test_public_api():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(hint=" "), "non-empty hint"),
+    (dict(hint=HINT, expected=1.0, answer="my answer"), "answer must be the Python name"),
     (dict(hint=HINT, difficulty=4, expected=1.0), "difficulty"),
     (dict(hint=HINT), "either expected"),
     (dict(hint=HINT, expected=1.0, cases=[(1,)], reference=abs), "either expected"),
@@ -83,14 +85,14 @@ def test_public_api():
 ])
 def test_register_rejects_incomplete_specs(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        register("zz_test-bad", **kwargs)
+        register("zz_test-bad", **{"answer": "answer", **kwargs})
     assert "zz_test-bad" not in _REGISTRY
 
 
 @pytest.mark.parametrize("bad", ["zz_test.dotted", "zz_test-a-b", "zz test-x", "zz_test-"])
 def test_register_rejects_ids_nbgrader_would_reject(bad):
     with pytest.raises(ValueError, match="<lesson_id>-<name>"):
-        register(bad, hint=HINT, expected=1.0)
+        register(bad, answer="answer", hint=HINT, expected=1.0)
     assert bad not in _REGISTRY
 
 
@@ -252,7 +254,7 @@ def test_unknown_ids_say_what_exists():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=6), st.integers(0, 5), st.floats(1e-3, 10.0))
 def test_tolerance_is_respected(values, index, shift):
-    register("zz_test-hypothesis", hint=HINT, expected=np.array(values), rtol=1e-6, atol=1e-6)
+    register("zz_test-hypothesis", answer="answer", hint=HINT, expected=np.array(values), rtol=1e-6, atol=1e-6)
     try:
         check("zz_test-hypothesis", np.array(values))
         moved = np.array(values)

@@ -7,6 +7,7 @@
     specs/        one spec module per lesson (lesson05.py registers "05_elbo_surgery-..." ids)
     notebook.py   exercise ids, cell markers and nbgrader metadata, shared by the builder and the grader
     build.py      ``python -m elbo_course.grading.build lessons|check``: lessons/ from solutions/
+    progress_table.py  progress(lesson_id, globals()): the last cell of every lesson, a table of its exercises' status
 
 Public API: ``from elbo_course.grading import check, verify, evaluate, register, get_spec`` (and the statuses
 PASSED, FAILED, ERROR, TIMEOUT, NOT_IMPLEMENTED that ``evaluate(...).status`` takes).
@@ -16,6 +17,7 @@ from __future__ import annotations
 from .check import (ERROR, FAILED, NOT_IMPLEMENTED, PASSED, STATUSES, TIMEOUT, ExerciseSpec, Result, check,
                     evaluate, get_spec, register, verify)
 from .feedback import CheckFailed, CheckTimeout, NotSolved
+from .progress_table import progress
 
-__all__ = ["check", "verify", "evaluate", "CheckFailed", "CheckTimeout", "NotSolved", "register", "get_spec", "ExerciseSpec", "Result",
+__all__ = ["check", "verify", "evaluate", "progress", "CheckFailed", "CheckTimeout", "NotSolved", "register", "get_spec", "ExerciseSpec", "Result",
            "PASSED", "FAILED", "ERROR", "TIMEOUT", "NOT_IMPLEMENTED", "STATUSES"]

@@ -15,7 +15,8 @@ Then, for every code cell:
   the cell, or a default;
 * the lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` (a grade cell) are removed;
 * a cell whose source changed loses its outputs and execution count, and so does every other code cell that
-  mentions an answer name (``answer_names``), so that no lesson keeps an output showing an answer;
+  mentions an answer name (``answer_names``) or calls ``progress(`` (the progress table), so that no lesson
+  keeps an output showing an answer or a solved exercise;
 * solution and grade cells get the tag ``raises-exception``, so that Run All goes on past an unsolved
   exercise (JupyterLab and nbclient honour it; the stub shows one "not solved yet" line, see
   ``runtime.setup``), while under nbgrader an unsolved exercise still scores zero;
@@ -39,8 +40,8 @@ import nbformat
 from ..fileio import atomic_write
 from ..runtime import CHECK_CALL
 from .notebook import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, NotebookFormatError,
-                       check_marker_lines, exercises, has_marker, is_grade_cell, is_solution_cell, marker_regions,
-                       nbgrader)
+                       PROGRESS_CALL, check_marker_lines, exercises, has_marker, is_grade_cell, is_solution_cell,
+                       marker_regions, nbgrader)
 
 DEFAULT_INSTRUCTION = "replace this line with your code"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -113,6 +114,13 @@ def _mentions(source: str, names: set[str]) -> bool:
     return any(re.search(rf"(?<![\w.]){re.escape(n)}\b", source) for n in names)
 
 
+def tag_run_on(cell: nbformat.NotebookNode) -> None:
+    """Give a solution or grade cell the tag ``RUN_ON_TAG`` (in place; once), so that Run All goes past it."""
+    if is_solution_cell(cell) or is_grade_cell(cell):
+        tags = list(cell.metadata.get("tags", []))
+        cell.metadata["tags"] = tags if RUN_ON_TAG in tags else tags + [RUN_ON_TAG]
+
+
 def lesson_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """A deep copy of ``solution`` with every code cell passed through ``stub_source``.
 
@@ -132,13 +140,11 @@ def lesson_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> 
         grade_id = nbgrader(cell).get("grade_id") if is_solution_cell(cell) else None
         instruction = cell.metadata.get("elbo_course", {}).get("instruction", DEFAULT_INSTRUCTION)
         new_source = stub_source(cell.source, grade_id, instruction, where)
-        if new_source != cell.source or _mentions(cell.source, answers):
+        if new_source != cell.source or _mentions(cell.source, answers) or PROGRESS_CALL.search(cell.source):
             cell.source = new_source
             cell.outputs = []
             cell.execution_count = None
-        if is_solution_cell(cell) or is_grade_cell(cell):
-            tags = list(cell.metadata.get("tags", []))
-            cell.metadata["tags"] = tags if RUN_ON_TAG in tags else tags + [RUN_ON_TAG]
+        tag_run_on(cell)
     exercises(solution, name)  # ids, grade cells and check() calls follow grading.notebook
     return lesson
 

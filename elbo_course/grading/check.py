@@ -67,6 +67,7 @@ class ExerciseSpec:
 
     exercise_id: str
     hint: str
+    answer: str = ""
     difficulty: int = 1
     expected: Any = _UNSET
     cases: Any = None
@@ -105,12 +106,15 @@ class Result:
 _REGISTRY: dict[str, ExerciseSpec] = {}
 
 
-def register(exercise_id: str, *, hint: str, difficulty: int = 1, expected: Any = _UNSET,
+def register(exercise_id: str, *, answer: str, hint: str, difficulty: int = 1, expected: Any = _UNSET,
              cases: Any = None, reference: Callable[..., Any] | None = None,
              rtol: float = 1e-6, atol: float = 1e-8, wrong: Any = (),
              offsets: dict[str, float] | None = None, choices: Any = (),
              probe: Callable[[Callable[..., Any], Any], Any] | None = None) -> ExerciseSpec:
     """Register the spec of ``exercise_id`` ("<lesson_id>-<name>"); give ``expected`` or ``cases`` + ``reference``.
+
+    ``answer`` is the name the notebook's grade cell checks (``check("<id>", <answer>)``; the progress table
+    of ``grading.progress`` looks it up). Register a lesson's exercises in the notebook's order.
 
     ``difficulty`` is the number of stars (1-3) the notebook shows; ``hint`` (words and maths, never code)
     is printed from the second failed attempt on. ``wrong``: typical wrong answers (values, or functions for
@@ -123,6 +127,8 @@ def register(exercise_id: str, *, hint: str, difficulty: int = 1, expected: Any 
     replaces its spec (so ``importlib.reload`` works).
     """
     parse_exercise_id(exercise_id)
+    if not isinstance(answer, str) or not answer.isidentifier():
+        raise ValueError(f"register({exercise_id!r}): answer must be the Python name the grade cell checks.")
     if not hint or not hint.strip():
         raise ValueError(f"register({exercise_id!r}): give a non-empty hint.")
     if difficulty not in (1, 2, 3):
@@ -131,7 +137,7 @@ def register(exercise_id: str, *, hint: str, difficulty: int = 1, expected: Any 
         raise ValueError(f"register({exercise_id!r}): give either expected=... or cases=... with reference=...")
     if cases is not None and not callable(reference):
         raise ValueError(f"register({exercise_id!r}): cases=... needs reference=<function computing the answer>.")
-    spec = ExerciseSpec(exercise_id, hint.strip(), difficulty, expected, cases, reference, float(rtol), float(atol),
+    spec = ExerciseSpec(exercise_id, hint.strip(), answer, difficulty, expected, cases, reference, float(rtol), float(atol),
                         tuple(wrong), {str(k): float(v) for k, v in (offsets or {}).items()}, tuple(choices), probe)
     _REGISTRY[exercise_id] = spec
     return spec

@@ -36,8 +36,13 @@ class NotSolved(_Rendered, NotImplementedError):
     """The exercise's stub is still in place."""
 
 
+class PrivateTestFailed(_Rendered, AssertionError):
+    """An instructor's private test failed (``grading.private_tests.run``): its message, never its code."""
+
+
 _OWN_FILES = {os.path.normcase(os.path.abspath(f))
-              for f in (__file__, limits.__file__, os.path.join(os.path.dirname(__file__), "check.py"))}
+              for f in (__file__, limits.__file__, *(os.path.join(os.path.dirname(__file__), name)
+                                                     for name in ("check.py", "private_tests.py")))}
 
 
 def cell_or_file(filename: str) -> str:
@@ -69,8 +74,9 @@ def student_traceback(err: BaseException, most: int = 8) -> str:
 
 
 def is_stub(err: BaseException, exercise_id: str) -> bool:
-    """Whether ``err`` is this exercise's notebook stub, ``raise NotImplementedError("Exercise <id>: ...")``."""
-    return type(err) is NotImplementedError and str(err).startswith(f"Exercise {exercise_id}:")
+    """Whether ``err`` is this exercise's notebook stub, ``raise NotImplementedError("Exercise <id>: ...")``, or the
+    stub nbgrader writes into an exported course, ``raise NotImplementedError("Exercise: ...")`` (no id)."""
+    return type(err) is NotImplementedError and str(err).startswith((f"Exercise {exercise_id}:", "Exercise:"))
 
 
 def error_message(exercise_id: str, err: Exception, label: str, hint: str) -> str:

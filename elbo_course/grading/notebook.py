@@ -33,6 +33,10 @@ NBGRADER_ID = re.compile(r"^[a-zA-Z0-9_\-]*$")  # what nbgrader accepts as a gra
 EXERCISE_ID = re.compile(r"^(?P<lesson>[0-9A-Za-z][0-9A-Za-z_]*)-(?P<name>[0-9A-Za-z_]+)$")
 GRADE_SUFFIX = "-grade"
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
+PROGRESS_CALL = re.compile(r"\bprogress\(")  # the progress table: its stored output must not reach lessons/
+# The stub nbgrader writes for a solution region of an exported course (``ClearSolutions.code_stub``); one
+# string for all exercises, so it names none (``runtime`` and ``feedback.is_stub`` accept it).
+NBGRADER_STUB = 'raise NotImplementedError("Exercise: replace this line with your code")'
 EXAMPLE_ID = "04_iwae-log_mean_exp"
 
 

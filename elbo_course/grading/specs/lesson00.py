@@ -58,6 +58,7 @@ def _jensen_wrong() -> list[dict[str, object]]:
 
 register(
     f"{LESSON}-pixel_baseline",
+    answer="pixel_baseline_nats",
     difficulty=2,
     expected=PIXEL_BASELINE_NATS,
     rtol=1e-6,
@@ -72,6 +73,7 @@ register(
 
 register(
     f"{LESSON}-jensen",
+    answer="jensen_answer",
     difficulty=1,
     expected=_jensen_expected,
     rtol=1e-6,

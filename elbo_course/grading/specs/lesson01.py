@@ -55,14 +55,14 @@ def _toy_elbo_wrong() -> list:
             lambda x, m, s: energy(x, m, s**2) - 0.5 * math.log(2 * math.pi * math.e * s**2)]
 
 
-register(f"{LESSON}-uniform_gap", difficulty=2, expected=lambda: uniform_jensen_gap(1.0, 3.0),
+register(f"{LESSON}-uniform_gap", answer="uniform_gap_answer", difficulty=2, expected=lambda: uniform_jensen_gap(1.0, 3.0),
          rtol=1e-7, atol=1e-9, wrong=_uniform_gap_wrong(),
          hint="An exact value is expected (a Monte Carlo estimate misses by 1e-4 or more). E[W] is the midpoint "
               "of [1, 3]; E[log W] = (1/(b - a)) ∫_a^b log w dw, and w log w - w is an antiderivative of log w "
               "(keep both of its terms, and the 1/(b - a)). The gap is log E[W] - E[log W], a small positive "
               "number.")
 
-register(f"{LESSON}-toy_elbo", difficulty=1, cases=TOY_ELBO_CASES, reference=toy_elbo_reference,
+register(f"{LESSON}-toy_elbo", answer="toy_elbo", difficulty=1, cases=TOY_ELBO_CASES, reference=toy_elbo_reference,
          rtol=1e-9, atol=1e-10, wrong=_toy_elbo_wrong(),
          hint="ELBO = E_q[log p(x|z)] + E_q[log p(z)] + H[q] with E_q(x - z)² = (x - m)² + s², "
               "E_q z² = m² + s² and H[q] = ½ log(2πe s²); each Gaussian log-density brings -½ log 2π. "

@@ -138,20 +138,20 @@ def _prior_change_wrong() -> list[dict[str, bool]]:
             answer(False, False, True, False, False, True), answer(True, True, True, False, True, True)]
 
 
-register(f"{LESSON}-kl_diag_gaussians", difficulty=1, cases=_kl_cases, reference=kl_reference, rtol=1e-9,
+register(f"{LESSON}-kl_diag_gaussians", answer="kl_diag_gaussians", difficulty=1, cases=_kl_cases, reference=kl_reference, rtol=1e-9,
          atol=1e-10, wrong=_kl_wrong(),
          hint="KL = ½ Σ_i [log σ²_p,i - log σ²_q,i + (σ²_q,i + (μ_q,i - μ_p,i)²) / σ²_p,i - 1], with σ² = e^logvar "
               "(the inputs are log-variances, not standard deviations). Sum over the last dimension only, so "
               "inputs of shape (5, 4) give an output of shape (5,).")
 
-register(f"{LESSON}-mc_elbo", difficulty=2, cases=_mc_cases, reference=mc_elbo_reference, rtol=1e-9, atol=1e-10,
+register(f"{LESSON}-mc_elbo", answer="mc_elbo", difficulty=2, cases=_mc_cases, reference=mc_elbo_reference, rtol=1e-9, atol=1e-10,
          wrong=_mc_elbo_wrong(),
          hint="Return a pair (estimate, se) of floats. With z_j = m + s ε_j (s the standard deviation), "
               "log w_j = log p(x, z_j) - log q(z_j), log p(x, z) = log N(z; 0, 1) + log N(x; z, 1) and "
               "log q(z_j) = -½ [log(2π s²) + ε_j²]. The estimate is the mean of the M values of log w; se is "
               "their unbiased std, the sample standard deviation dividing by M - 1, over √M.")
 
-register(f"{LESSON}-prior_change", difficulty=1, expected=prior_change_expected, wrong=_prior_change_wrong(),
+register(f"{LESSON}-prior_change", answer="prior_change_answer", difficulty=1, expected=prior_change_expected, wrong=_prior_change_wrong(),
          hint="A dict with the six keys and a bool for each. A term changes when the prior appears in it: "
               "p(x) = ∫ p(z) p(x|z) dz and p(z|x) ∝ p(z) p(x|z) both contain the prior; H[q] and "
               "E_q log p(x|z) involve only q and the decoder.")

@@ -86,7 +86,7 @@ def sample_and_gradients(function, case) -> tuple[torch.Tensor, torch.Tensor, to
     return z.detach(), grads[0], grads[1]
 
 
-register(f"{LESSON}-reparameterized_sample", difficulty=1, cases=_sample_cases,
+register(f"{LESSON}-reparameterized_sample", answer="my_reparameterized_sample", difficulty=1, cases=_sample_cases,
          reference=reference_reparameterized_sample, rtol=1e-5, atol=1e-6, probe=sample_and_gradients,
          wrong=[_sample_with_variance, _sample_with_logvar_as_scale, _sample_with_precision, _sample_detached],
          hint="z = μ + σ ⊙ ε needs the standard deviation σ, the square root of the variance; the encoder "
@@ -104,7 +104,7 @@ VARIANCE_SCALING = {
     "score_function_baseline_small_sigma": "constant",
 }
 
-register(f"{LESSON}-variance_scaling", difficulty=2, expected=dict(VARIANCE_SCALING),
+register(f"{LESSON}-variance_scaling", answer="variance_scaling_answer", difficulty=2, expected=dict(VARIANCE_SCALING),
          wrong=[{**VARIANCE_SCALING, "score_function_vs_d": "d", "score_function_baseline_vs_d": "d^2"},
                 {**VARIANCE_SCALING, "score_function_baseline_small_sigma": "explodes"},
                 {**VARIANCE_SCALING, "reparameterization_small_sigma": "constant"},
@@ -224,7 +224,7 @@ def _gradient_at_the_mean(grad_loglik, mu, log_sigma, eps):
     return torch.stack([grad_loglik(mu) - mu, 1.0 - sigma ** 2])
 
 
-register(f"{LESSON}-elbo_gradient", difficulty=3, cases=_elbo_gradient_cases, reference=reference_elbo_gradient,
+register(f"{LESSON}-elbo_gradient", answer="my_elbo_gradient", difficulty=3, cases=_elbo_gradient_cases, reference=reference_elbo_gradient,
          rtol=0.0, atol=ELBO_GRADIENT_ATOL,
          wrong=[_sampled_kl, _without_kl, _chain_rule_without_sigma, _gradient_at_the_mean],
          hint="The ELBO is E_q[h(z)] − KL(q ‖ p). Only the first term needs samples: for a Gaussian q and the "
@@ -283,7 +283,7 @@ def _loss_without_kl(logits, x, mu, logvar):
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1).mean()
 
 
-register(f"{LESSON}-negative_elbo", difficulty=2, cases=_loss_cases, reference=reference_negative_elbo,
+register(f"{LESSON}-negative_elbo", answer="my_negative_elbo", difficulty=2, cases=_loss_cases, reference=reference_negative_elbo,
          rtol=1e-4, atol=1e-3,
          wrong=[_loss_naive_log_sigmoid, _loss_mean_over_pixels, _loss_kl_subtracted, _loss_without_kl],
          hint="Per image: −log p(x|z) = Σ_j [log(1 + e^{ℓ_j}) − x_j ℓ_j] summed over the pixels, plus "

@@ -194,7 +194,7 @@ def _qew_mass_wrong() -> list[dict[str, float]]:
 
 
 # ---- registrations -------------------------------------------------------------------------------------------
-register(f"{LESSON}-iwae_bound", difficulty=2, cases=_iwae_cases, reference=reference_iwae_bound,
+register(f"{LESSON}-iwae_bound", answer="my_iwae_bound", difficulty=2, cases=_iwae_cases, reference=reference_iwae_bound,
          rtol=1e-5, atol=1e-4,
          wrong=[_naive_iwae_bound, _log_sum_exp_bound, _mean_of_logs, _bound_over_batch],
          offsets={"log K (K = 2)": math.log(2), "log K (K = 5)": math.log(5), "log K (K = 50)": math.log(50)},
@@ -203,13 +203,13 @@ register(f"{LESSON}-iwae_bound", difficulty=2, cases=_iwae_cases, reference=refe
               "largest is exactly 1, so nothing underflows to log 0. Keep the 1/K: without it the answer is too "
               "large by log K.")
 
-register(f"{LESSON}-finite_variance_threshold", difficulty=2, expected=_threshold, rtol=1e-6, atol=1e-9,
+register(f"{LESSON}-finite_variance_threshold", answer="variance_threshold", difficulty=2, expected=_threshold, rtol=1e-6, atol=1e-9,
          wrong=[POSTERIOR_VAR, 2 * POSTERIOR_VAR, POSTERIOR_VAR / 4],
          hint="Var_q(w) is finite exactly when ∫ p(z|x)² / q(z) dz is. The exponent of p(z|x)² / q(z) is a "
               "quadratic in z, −(z − m*)²/v* + (z − μ)²/(2σ²); the integral converges exactly when its coefficient "
               "of z² is negative. Solve that inequality for σ².")
 
-register(f"{LESSON}-iwae_gradient", difficulty=3, cases=_gradient_cases, reference=reference_iwae_gradient,
+register(f"{LESSON}-iwae_gradient", answer="my_iwae_gradient", difficulty=3, cases=_gradient_cases, reference=reference_iwae_gradient,
          rtol=1e-6, atol=1e-9,
          wrong=[_uniform_gradient, _unnormalized_gradient, _naive_normalized_gradient, _normalized_over_batch],
          hint="∇ L̂_K = Σ_k w̃_k ∇ log w_k with w̃_k = w_k / Σ_j w_j: for each data point b, normalize the "
@@ -217,14 +217,14 @@ register(f"{LESSON}-iwae_gradient", difficulty=3, cases=_gradient_cases, referen
               "weights. Compute w̃ from the log weights after subtracting their maximum over k, as in Exercise "
               "4.1, so that neither e^{−10⁴} nor e^{10³} appears. With K = 1 the weight is 1.")
 
-register(f"{LESSON}-active_units", difficulty=1, cases=_units_cases, reference=reference_active_units,
+register(f"{LESSON}-active_units", answer="my_active_units", difficulty=1, cases=_units_cases, reference=reference_active_units,
          rtol=0.0, atol=0.0,
          wrong=[_units_unbiased, _units_std, _units_over_rows],
          hint="For each latent unit i (a column), take the variance of its N values (over the data points, "
               "the rows) with divisor N, not N − 1; count the units whose variance, not standard deviation, is "
               "strictly above 0.01, and return the count as a Python int.")
 
-register(f"{LESSON}-qew_mass", difficulty=3, expected=_qew_mass_expected, rtol=2e-4, atol=1e-7,
+register(f"{LESSON}-qew_mass", answer="qew_mass_answer", difficulty=3, expected=_qew_mass_expected, rtol=2e-4, atol=1e-7,
          wrong=_qew_mass_wrong(),
          hint="Swap the two integrals: for each inner draw r, S_r = Σ_{k≥2} w(z_{r,k}) is a number and "
               "z ↦ K p(x, z) / (w(z) + S_r) is a function of one variable; integrate it on a fine grid (it decays "

@@ -181,7 +181,7 @@ def _mi_toy_avg_kl(variance_is_sigma: bool = False) -> float:
 MI_TOY_MARGINAL_KL = 0.1880157460011288   # KL(q(z) ‖ N(0, I)) of the MI_TOY by quadrature (the lesson prints 0.1880)
 
 
-register(f"{LESSON}-aggregate_log_density", difficulty=2, cases=_aggregate_cases,
+register(f"{LESSON}-aggregate_log_density", answer="aggregate_log_density", difficulty=2, cases=_aggregate_cases,
          reference=reference_aggregate_log_density, rtol=1e-9, atol=1e-9,
          wrong=[_wrong_density_exp_first, _wrong_density_sum, _wrong_density_mean_of_logs],
          hint="log q(z_m) is the log of an AVERAGE of N Gaussian densities, one per encoder. Work with the N "
@@ -189,7 +189,7 @@ register(f"{LESSON}-aggregate_log_density", difficulty=2, cases=_aggregate_cases
               "subtract the largest before exponentiating, add it back after the log. Then subtract log N. Far "
               "in the tails every density is 0 in floating point, but its log is an ordinary number.")
 
-register(f"{LESSON}-mutual_info", difficulty=1, expected=mutual_info_expected, rtol=1e-7, atol=1e-9,
+register(f"{LESSON}-mutual_info", answer="mutual_info_answer", difficulty=1, expected=mutual_info_expected, rtol=1e-7, atol=1e-9,
          wrong=[_mi_toy_avg_kl(), _mi_toy_avg_kl() + MI_TOY_MARGINAL_KL, MI_TOY_MARGINAL_KL - _mi_toy_avg_kl(),
                 _mi_toy_avg_kl(variance_is_sigma=True) - MI_TOY_MARGINAL_KL],
          offsets={"the marginal KL": MI_TOY_MARGINAL_KL},
@@ -197,7 +197,7 @@ register(f"{LESSON}-mutual_info", difficulty=1, expected=mutual_info_expected, r
               "the mean over the 16 encoders of ½ Σ_i (μ_i² + σ_i² − log σ_i² − 1), where σ is a standard "
               "deviation (square it). The answer lies between 0 and log 16.")
 
-register(f"{LESSON}-log_n_bound", difficulty=2,
+register(f"{LESSON}-log_n_bound", answer="log_n_bound_answer", difficulty=2,
          expected=lambda: {"fact": "b", "slack": bound_slack_expected(), "wider_is_tighter": True},
          rtol=1e-6, atol=1e-9,
          wrong=[{"fact": "d", "slack": 0.35631636021311375, "wider_is_tighter": True},
@@ -208,7 +208,7 @@ register(f"{LESSON}-log_n_bound", difficulty=2,
               "entropy, and average with the quadrature weights q(z)·(cell size) — no random draws. "
               "(c) Only the ratio of spacing to width matters: rescaling z changes neither q(n|z) nor I.")
 
-register(f"{LESSON}-mutual_info_from_pairs", difficulty=3, cases=_pairs_cases,
+register(f"{LESSON}-mutual_info_from_pairs", answer="mutual_info_from_pairs", difficulty=3, cases=_pairs_cases,
          reference=reference_mutual_info_from_pairs, rtol=1e-8, atol=1e-9,
          wrong=[_wrong_pairs_prior, _wrong_pairs_population_sd, _wrong_pairs_exp_first, _wrong_pairs_no_log_n],
          hint="In the definition I = E_q(n,z) log [q(n, z) / (q(n) q(z))], write q(n, z) = q(n) q(z | x_n): the "

@@ -63,6 +63,7 @@ _SLICE, _FULL = _D10["avg_kl_first_1000"], _D10["avg_kl"]
 
 register(
     f"{LESSON}-aggregate_prior_elbo",
+    answer="aggregate_prior_elbo",
     difficulty=1,
     expected=_aggregate_prior_elbo,
     rtol=0.0,
@@ -75,6 +76,7 @@ register(
 
 register(
     f"{LESSON}-slice_kl_bound",
+    answer="slice_kl_bound",
     difficulty=2,
     expected=_slice_kl_bound,
     rtol=0.0,
@@ -92,6 +94,7 @@ register(
 
 register(
     f"{LESSON}-samples_for_se",
+    answer="samples_needed",
     difficulty=1,
     expected=_samples_for_se,
     rtol=0.01,

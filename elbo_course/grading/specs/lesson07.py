@@ -117,20 +117,7 @@ def _aggregate_gain() -> dict:
 # Typical wrong answers from the stored d = 20 numbers (the tests check that they are rejected).
 _D20 = {"marginal_kl": 10.116702085576517, "mutual_info": 10.925028332696149, "avg_kl": 21.01654366378438}
 
-register(f"{LESSON}-vamp_log_density", difficulty=2, cases=_vamp_cases, reference=vamp_log_density_reference,
-         rtol=1e-9, atol=1e-9, wrong=_vamp_wrong(),
-         hint="log p(z) = log Σ_c exp(ℓ_c) − log C with ℓ_c = log N(z; μ_c, diag σ_c²) = −½ Σ_i [log 2π + log σ²_c,i + "
-              "(z_i − μ_c,i)² / σ²_c,i]. Compute the (M, C) table of ℓ_c first, then take the log-sum-exp over the "
-              "components: exponentiating ℓ_c directly gives 0 far from every component, and log 0 = −∞.")
-
-register(f"{LESSON}-mc_kl", difficulty=2, cases=_mc_cases, reference=mc_kl_reference, rtol=1e-9, atol=1e-10,
-         wrong=_mc_wrong(),
-         hint="Return a pair (estimate, se) of floats. Draw z_j = μ + σ ε_j with σ = exp(½ log σ²); each term is "
-              "log q(z_j) − log p(z_j), where log q(z_j) = −½ Σ_i [log 2π + log σ²_i + ε²_j,i] and log p is the "
-              "equally weighted mixture density of Exercise 7.2. The estimate is the mean of the M terms; se is their sample "
-              "standard deviation (dividing by M − 1) over √M.")
-
-register(f"{LESSON}-aggregate_gain", difficulty=1, expected=_aggregate_gain, rtol=0.0, atol=0.15,
+register(f"{LESSON}-aggregate_gain", answer="aggregate_gain", difficulty=1, expected=_aggregate_gain, rtol=0.0, atol=0.15,
          choices=TEST_CHOICES,
          wrong=[{"train_gain": _D20["mutual_info"], "test": "negative"},
                 {"train_gain": _D20["avg_kl"], "test": "negative"},
@@ -140,3 +127,17 @@ register(f"{LESSON}-aggregate_gain", difficulty=1, expected=_aggregate_gain, rto
          hint="Only one of the three surgery terms contains p(z), and KL(q(z) ‖ q(z)) = 0. For the test images, "
               "ask where their codes fall: q(z) is built from the 60,000 training codes only, each a narrow "
               "Gaussian, and lesson 06 measured how close I(n; z) is to log N.")
+
+register(f"{LESSON}-vamp_log_density", answer="vamp_log_density", difficulty=2, cases=_vamp_cases, reference=vamp_log_density_reference,
+         rtol=1e-9, atol=1e-9, wrong=_vamp_wrong(),
+         hint="log p(z) = log Σ_c exp(ℓ_c) − log C with ℓ_c = log N(z; μ_c, diag σ_c²) = −½ Σ_i [log 2π + log σ²_c,i + "
+              "(z_i − μ_c,i)² / σ²_c,i]. Compute the (M, C) table of ℓ_c first, then take the log-sum-exp over the "
+              "components: exponentiating ℓ_c directly gives 0 far from every component, and log 0 = −∞.")
+
+register(f"{LESSON}-mc_kl", answer="mc_kl", difficulty=2, cases=_mc_cases, reference=mc_kl_reference, rtol=1e-9, atol=1e-10,
+         wrong=_mc_wrong(),
+         hint="Return a pair (estimate, se) of floats. Draw z_j = μ + σ ε_j with σ = exp(½ log σ²); each term is "
+              "log q(z_j) − log p(z_j), where log q(z_j) = −½ Σ_i [log 2π + log σ²_i + ε²_j,i] and log p is the "
+              "equally weighted mixture density of Exercise 7.2. The estimate is the mean of the M terms; se is their sample "
+              "standard deviation (dividing by M − 1) over √M.")
+

@@ -132,12 +132,12 @@ _RD = {"rate_nats": 19.778957275521254, "distortion_nats": 73.84960187853002, "r
 _STORED = {"marginal_kl_min_beta": 60.349057312809094, "mutual_info_min_beta": 11.002099841204238,
            "mutual_info_max_beta": 0.00012139396744004216, "marginal_kl_max_beta": 8.969597181116384e-06}
 
-register(f"{LESSON}-beta_loss", difficulty=1, cases=_beta_cases, reference=beta_loss_reference, rtol=1e-9,
+register(f"{LESSON}-beta_loss", answer="beta_loss", difficulty=1, cases=_beta_cases, reference=beta_loss_reference, rtol=1e-9,
          atol=1e-10, wrong=_beta_wrong(),
          hint="The β-VAE minimises D + β R per image: minus the reconstruction term plus β times the KL term, "
               "averaged (not summed) over the batch, returned as one number (a 0-d tensor).")
 
-register(f"{LESSON}-rd_bits", difficulty=2, expected=_rd_bits, rtol=1e-4, atol=1e-6,
+register(f"{LESSON}-rd_bits", answer="rd_bits", difficulty=2, expected=_rd_bits, rtol=1e-4, atol=1e-6,
          wrong=[{"rate": _RD["rate_nats"], "distortion": _RD["distortion_nats"]},
                 {"rate": _RD["rate_bits"], "distortion": _RD["distortion_at_mean_bits"]},
                 {"rate": _RD["rate_bits"], "distortion": _RD["distortion_std_as_var_bits"]},
@@ -146,12 +146,12 @@ register(f"{LESSON}-rd_bits", difficulty=2, expected=_rd_bits, rtol=1e-4, atol=1
               "over the images. D: minus the Bernoulli log-likelihood of each image under the decoder's logits at "
               "z = μ + σ ε (σ = exp(½ log σ²)), averaged. One bit is ln 2 ≈ 0.693 nats: divide by ln 2.")
 
-register(f"{LESSON}-binary_entropy", difficulty=1, cases=_entropy_cases, reference=binary_entropy_reference,
+register(f"{LESSON}-binary_entropy", answer="binary_entropy", difficulty=1, cases=_entropy_cases, reference=binary_entropy_reference,
          rtol=1e-9, atol=1e-12, wrong=_entropy_wrong(),
          hint="H_b(p) = −p log p − (1 − p) log(1 − p), natural logs. At p = 0 or p = 1 one factor is 0 and the "
               "other log is −∞; the limit is 0, so set those entries to 0 explicitly instead of computing 0 times −∞.")
 
-register(f"{LESSON}-ends", difficulty=2, expected=_ends, rtol=0.0, atol=0.01, choices=END_CHOICES,
+register(f"{LESSON}-ends", answer="ends", difficulty=2, expected=_ends, rtol=0.0, atol=0.01, choices=END_CHOICES,
          wrong=[{"autoencoding_marginal_kl": _STORED["marginal_kl_min_beta"],
                  "collapse_mutual_info": _STORED["mutual_info_max_beta"], "good_samples": "the autoencoding end"},
                 {"autoencoding_marginal_kl": _STORED["mutual_info_min_beta"],
