@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY := PASSIVE
 ELBO_COURSE_BUDGET ?= ci
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbval smoke setup data lessons solutions bench experiments reproduce clean
+.PHONY: lab test unit nbval smoke setup data instructor lessons solutions bench experiments reproduce clean
 
 setup: $(STAMP) data
 
@@ -23,6 +23,23 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(BIN)/python -m elbo_course.data fetch
 
+# The `instructor` extra (nbgrader) in an environment of its own, .venv-instructor: nbgrader switches on its
+# JupyterLab extensions for every user of an environment, so it stays out of .venv. It reuses .venv's packages
+# (a .pth file adds .venv's site-packages), so torch is not installed twice. See INSTRUCTORS.md.
+IVENV  := .venv-instructor
+ISTAMP := $(IVENV)/.installed
+
+instructor: $(ISTAMP)
+
+$(ISTAMP): $(STAMP)
+	test -x $(IVENV)/bin/python || $(BIN)/python -m venv $(IVENV)
+	$(BIN)/python -c "import site, sys; print('import site; site.addsitedir(%r)' % site.getsitepackages()[0])" \
+	  > "$$($(IVENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/elbo_course_venv.pth"
+	$(IVENV)/bin/python -m pip install --quiet -e ".[instructor]"
+	# nbconvert (from .venv) looks for its templates under this environment's prefix: feedback needs them
+	mkdir -p $(IVENV)/share/jupyter && ln -sfn "$(abspath $(VENV))/share/jupyter/nbconvert" $(IVENV)/share/jupyter/nbconvert
+	touch $(ISTAMP)
+
 # Extra JupyterLab arguments, e.g. `make lab LAB_ARGS="--no-browser --port 8899"` (headless).
 LAB_ARGS ?=
 # JupyterLab refuses to run as root unless told; containers and cloud VMs often are root, so allow it there.
@@ -32,7 +49,7 @@ lab: setup
 	@$(if $(ROOT_ARG),echo "make lab: running as root (a container or cloud VM?): JupyterLab starts with --allow-root.")
 	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) lessons/
 
-test: setup
+test: setup instructor
 	$(BIN)/python -m pytest -q tests
 	ELBO_COURSE_BUDGET=$(ELBO_COURSE_BUDGET) $(BIN)/python -m pytest -q $(NBVAL) solutions/
 

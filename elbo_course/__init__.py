@@ -15,7 +15,8 @@ it against the tree and the imports.
     toys/, models                     exact toy models of lessons 01-05; the VAE (encoder, decoder, prior)
     checkpoints, train                model files; the training loop
     experiments/                      ``python -m elbo_course.experiments NAME --budget ...``: results, checkpoints
-    figures/, grading/, report        figures and widgets per lesson; check() and the lesson builder; README table
+    figures/, grading/, report        figures and widgets per lesson; check(), lessons/, nbgrader export; README
+    cli                               the `elbo-course` command (`elbo-course nbgrader DIR`)
 
 Maths (data to experiments) never imports matplotlib or ipywidgets; experiments write results and never draw;
 figures read results.
