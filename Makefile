@@ -10,14 +10,15 @@ export OMP_WAIT_POLICY := PASSIVE
 ELBO_COURSE_BUDGET ?= ci
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbval smoke setup data instructor lessons solutions bench experiments reproduce clean
+.PHONY: lab test unit nbval smoke setup data instructor lessons solutions slides handouts vendor bench experiments \
+	reproduce clean
 
 setup: $(STAMP) data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[publish]"
 	touch $(STAMP)
 
 data: $(STAMP)
@@ -69,6 +70,19 @@ solutions: setup
 	  ELBO_COURSE_BUDGET=full $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; done
 	$(MAKE) lessons
+
+# Decks and handouts (INSTRUCTORS.md). The JavaScript they load is fetched once from the npm registry into
+# .vendor/ (pinned versions, SHA-256 checked); the pages then work offline. Handouts need Chromium
+# (`apt-get install chromium`).
+SOLUTIONS ?=
+vendor: $(STAMP)
+	$(BIN)/python -m elbo_course.publish.vendor
+
+slides: vendor
+	$(BIN)/python -m elbo_course.publish.slides $(if $(SOLUTIONS),--answers)
+
+handouts: slides
+	$(BIN)/python -m elbo_course.publish.handouts
 
 bench: setup
 	$(BIN)/python -m benchmarks

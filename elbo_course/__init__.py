@@ -16,6 +16,7 @@ it against the tree and the imports.
     checkpoints, train                model files; the training loop
     experiments/                      ``python -m elbo_course.experiments NAME --budget ...``: results, checkpoints
     figures/, grading/, report        figures and widgets per lesson; check(), lessons/, nbgrader export; README
+    publish/                          decks, handouts (and the site) built offline from the notebooks
     cli                               the `elbo-course` command (`elbo-course nbgrader DIR`)
 
 Maths (data to experiments) never imports matplotlib or ipywidgets; experiments write results and never draw;

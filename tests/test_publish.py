@@ -1,0 +1,96 @@
+"""Decks without a browser: the deck rules, the slide packing, and the pinned, checked vendoring."""
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from elbo_course.grading.notebook import grade_metadata, solution_metadata
+from elbo_course.publish import layout, slides, vendor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cell(cell, kind="-", **meta):
+    cell.metadata.update({"slideshow": {"slide_type": kind}, **meta})
+    return cell
+
+
+def _demo() -> nbformat.NotebookNode:
+    return new_notebook(cells=[
+        _cell(new_markdown_cell("# 00 · Demo"), "slide"),
+        _cell(new_code_cell("import elbo_course"), "-", tags=["setup"]),
+        _cell(new_code_cell("# NBVAL_IGNORE_OUTPUT\nprint(1)"), "fragment"),
+        _cell(new_code_cell("x = ...\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION"), "subslide",
+              nbgrader=solution_metadata("00_demo-x")),
+        _cell(new_code_cell('check("00_demo-x", x)\n### BEGIN HIDDEN TESTS\nverify("00_demo-x", x, 2)\n'
+                            "### END HIDDEN TESTS"), "fragment", nbgrader=grade_metadata("00_demo-x")),
+        _cell(new_code_cell("figs.qew_explorer()"), "fragment"),
+        _cell(new_markdown_cell("say this"), "notes"),
+    ])
+
+
+def test_student_deck_keeps_only_what_a_room_can_see():
+    deck = slides.deck_notebook(_demo(), answers=False)
+    assert [c.source for c in deck.cells] == ["# 00 · Demo", "print(1)", "say this"]
+
+
+def test_answer_deck_shows_solutions_without_markers_or_hidden_tests():
+    deck = slides.deck_notebook(_demo(), answers=True)
+    assert [c.source for c in deck.cells] == ["# 00 · Demo", "print(1)", "x = ...\nx = 2", 'check("00_demo-x", x)',
+                                              "say this"]
+
+
+def test_pack_keeps_the_authors_breaks_and_breaks_where_a_slide_overflows():
+    nb = new_notebook(cells=[_cell(new_markdown_cell(str(i)), kind) for i, kind in
+                             enumerate(["slide", "fragment", "-", "subslide", "fragment", "fragment"])])
+    heights = {0: 300, 1: 300, 2: 200, 3: 400, 4: 200, 5: 900}
+    changes, too_tall = layout.pack(nb, heights, limit=690)
+    assert changes == {2: "subslide", 5: "subslide"} and too_tall == [5]
+
+
+def test_every_lesson_deck_starts_with_a_slide_and_shows_no_markers():
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        deck = slides.deck_notebook(nbformat.read(path, as_version=4), answers=False)
+        assert layout.slide_type(deck.cells[0]) == "slide", path.name
+        assert not any("### BEGIN" in c.source for c in deck.cells)
+
+
+def _tarball(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_vendor_checks_the_pinned_hash_and_leaves_nothing_half_written(tmp_path, monkeypatch):
+    data = _tarball({"MathJax.js": b"mj", "unpacked/MathJax.js": b"big", "fonts/HTML-CSS/TeX/otf/a.otf": b"x"})
+    package = vendor.Package("mathjax", "9.9.9", hashlib.sha256(data).hexdigest(), drop=("unpacked/", "fonts/HTML-CSS/TeX/otf/"))
+    monkeypatch.setitem(vendor.PACKAGES, "demo", package)
+
+    def fake_pack(pkg, into):
+        (into / "demo.tgz").write_bytes(data)
+        return into / "demo.tgz"
+
+    monkeypatch.setattr(vendor, "_npm_pack", fake_pack)
+    folder = vendor.fetch("demo", tmp_path)
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == ["MathJax.js"]
+    monkeypatch.setitem(vendor.PACKAGES, "bad", vendor.Package("mathjax", "9.9.8", "0" * 64))
+    with pytest.raises(RuntimeError, match="is not the pinned"):
+        vendor.fetch("bad", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mathjax-9.9.9"]
+
+
+def test_the_pins_match_what_the_reveal_template_expects():
+    assert vendor.PACKAGES["reveal"].version == "4.0.2" and vendor.PACKAGES["mathjax2"].version.startswith("2.")
+    assert all(len(p.sha256) == 64 for p in vendor.PACKAGES.values())
+    template = (slides.TEMPLATES / "elbo_reveal" / "index.html.j2").read_text()
+    assert "html_head_js_mermaidjs" in template and "MathJax.Hub.Queue" in template
