@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SVENV  := .venv-site
+SSTAMP := $(SVENV)/.installed
 
 export OMP_WAIT_POLICY := PASSIVE
 # CI and `make test` run the notebooks in the small `ci` budget; override with
@@ -10,8 +12,8 @@ export OMP_WAIT_POLICY := PASSIVE
 ELBO_COURSE_BUDGET ?= ci
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbval smoke setup data instructor lessons solutions slides handouts vendor bench experiments \
-	reproduce clean
+.PHONY: lab test unit nbval smoke setup data instructor lessons solutions slides handouts site vendor bench \
+	experiments reproduce clean
 
 setup: $(STAMP) data
 
@@ -50,7 +52,7 @@ lab: setup
 	@$(if $(ROOT_ARG),echo "make lab: running as root (a container or cloud VM?): JupyterLab starts with --allow-root.")
 	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) lessons/
 
-test: setup instructor
+test: setup instructor vendor $(SSTAMP)
 	$(BIN)/python -m pytest -q tests
 	ELBO_COURSE_BUDGET=$(ELBO_COURSE_BUDGET) $(BIN)/python -m pytest -q $(NBVAL) solutions/
 
@@ -83,6 +85,17 @@ slides: vendor
 
 handouts: slides
 	$(BIN)/python -m elbo_course.publish.handouts
+
+# The website (Jupyter Book 1) in build/site/. Jupyter Book 1 pins Sphinx 7 and myst-parser 3, so it gets an
+# environment of its own, .venv-site, with only the `site` extra of pyproject.toml (no torch).
+$(SSTAMP): pyproject.toml
+	test -x $(SVENV)/bin/python || $(PYTHON) -m venv $(SVENV)
+	$(SVENV)/bin/python -m pip install --quiet $$($(SVENV)/bin/python -c "import tomllib; \
+	  print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['site']))")
+	touch $(SSTAMP)
+
+site: vendor $(SSTAMP)
+	$(BIN)/python -m elbo_course.publish.site
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -55,6 +55,12 @@ def _need_browser() -> None:
 def built(tmp_path_factory):
     _need_browser()
     out = tmp_path_factory.mktemp("publish")
+    try:
+        slides.copy_vendor(out)              # npm pack, once into .vendor/ (needs npm and the registry the first time)
+    except RuntimeError as err:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(err))
+        pytest.skip(str(err))
     slides.build_decks(ROOT / "lessons", out, answers=False)
     slides.build_decks(ROOT / "solutions", out, answers=True, lessons=["04_iwae"])
     return out
@@ -149,3 +155,69 @@ def test_handout_has_a_page_per_slide_and_fragment_with_typeset_math(built):
     ink = sum(1 for pixel in image.crop((x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))).getdata() if pixel < 128)
     assert ink > 20, f"no ink where the formula should be on page {math['page'] + 1}"
     shutil.rmtree(built / "handouts", ignore_errors=True)
+
+
+# ----- the website -----------------------------------------------------------------------------------
+
+SITE_PAGES = ("index.html", "lessons/04_iwae.html", "answers/04_iwae.html", "errata.html", "results.html")
+
+
+@pytest.fixture(scope="module")
+def site(built):
+    from elbo_course.publish import site as site_module
+
+    try:
+        site_module.jupyter_book()
+    except RuntimeError as err:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(err))
+        pytest.skip(str(err))
+    site_module.build_site(ROOT, built)
+    found = {}
+    with browser.served(built) as base, browser.page() as page:
+        outside, errors = [], []
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((base, "data:")) else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for name in SITE_PAGES:
+            page.goto(f"{base}/site/{name}", wait_until="networkidle")
+            if page.evaluate("!!document.querySelector('script[src*=mathjax]')"):
+                page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+                page.evaluate("MathJax.startup.promise")
+            if name == "index.html":
+                page.screenshot(path=str(SCREENSHOTS / "site-index.png"), full_page=True)
+            text = page.evaluate("document.body.innerText")
+            found[name] = {
+                "raw": [m for m in ("$$", "\\begin", "\\(", "\\[") if m in text],
+                "math": page.evaluate("document.querySelectorAll('mjx-container').length"),
+                "errors": page.evaluate("document.querySelectorAll('mjx-merror').length"),
+                "images": page.evaluate("document.images.length"),
+                "broken": page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length"),
+                "links": page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))"),
+                "html": page.content()}
+        found["outside"], found["page errors"] = list(outside), list(errors)
+    return found
+
+
+def test_site_pages_are_offline_and_typeset(site):
+    assert site["outside"] == [] and site["page errors"] == []
+    for name in SITE_PAGES:
+        assert site[name]["raw"] == [] and site[name]["errors"] == 0 and site[name]["broken"] == 0, name
+    assert site["lessons/04_iwae.html"]["math"] > 100 and site["lessons/04_iwae.html"]["images"] >= 5
+    assert (SCREENSHOTS / "site-index.png").stat().st_size > 10_000
+
+
+def test_site_index_links_every_lesson_its_answers_deck_and_handout(site, built):
+    links = site["index.html"]["links"]
+    for lesson in LESSONS:
+        assert f"lessons/{lesson}.html" in links and f"answers/{lesson}.html" in links
+        assert f"../slides/{lesson}.slides.html" in links and f"../handouts/{lesson}.pdf" in links
+        assert (built / "slides" / f"{lesson}.slides.html").is_file()
+    assert "errata.html" in links and "results.html" in links
+
+
+def test_site_answer_pages_are_stripped_and_lesson_pages_hold_no_answers(site):
+    answers, lesson = site["answers/04_iwae.html"]["html"], site["lessons/04_iwae.html"]["html"]
+    for html in (answers, lesson):
+        assert "BEGIN SOLUTION" not in html and "HIDDEN TESTS" not in html and "verify(" not in html
+    assert "col_max" in answers and "col_max" not in lesson
+    assert "(answers)" in answers

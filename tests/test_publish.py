@@ -94,3 +94,21 @@ def test_the_pins_match_what_the_reveal_template_expects():
     assert all(len(p.sha256) == 64 for p in vendor.PACKAGES.values())
     template = (slides.TEMPLATES / "elbo_reveal" / "index.html.j2").read_text()
     assert "html_head_js_mermaidjs" in template and "MathJax.Hub.Queue" in template
+
+
+def test_site_answer_pages_and_index(tmp_path):
+    from elbo_course.publish import site
+
+    answer = site.answer_notebook(_demo())
+    assert answer.cells[0].source == "# 00 · Demo (answers)"
+    assert [c.source for c in answer.cells][3:5] == ["x = ...\nx = 2", 'check("00_demo-x", x)']
+    index = site.index_page(ROOT)
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        stem = path.stem
+        assert f"(lessons/{stem}.ipynb)" in index and f"(answers/{stem}.ipynb)" in index
+        assert f'href="../slides/{stem}.slides.html"' in index and f'href="../handouts/{stem}.pdf"' in index
+    site.write_source(ROOT, tmp_path / "src")
+    toc = (tmp_path / "src" / "_toc.yml").read_text()
+    assert toc.count("lessons/") == toc.count("answers/") == len(list((ROOT / "solutions").glob("*.ipynb")))
+    assert not (tmp_path / "src" / "_static").exists(), "Jupyter Book would put every .js there on every page"
+    assert (tmp_path / "src" / "mathjax_static" / "mathjax" / "tex-chtml-full.js").is_file()
