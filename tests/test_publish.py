@@ -112,3 +112,15 @@ def test_site_answer_pages_and_index(tmp_path):
     assert toc.count("lessons/") == toc.count("answers/") == len(list((ROOT / "solutions").glob("*.ipynb")))
     assert not (tmp_path / "src" / "_static").exists(), "Jupyter Book would put every .js there on every page"
     assert (tmp_path / "src" / "mathjax_static" / "mathjax" / "tex-chtml-full.js").is_file()
+
+
+def test_every_section_has_speaker_notes():
+    """Each lesson's title and each `## ` section heading is followed by a notes cell (what to say, what to ask)."""
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        for i, cell in enumerate(cells):
+            if (cell.cell_type == "markdown" and cell.source.startswith(("# ", "## "))
+                    and layout.slide_type(cell) != "skip"):      # the progress table is not presented
+                after = cells[i + 1]
+                assert layout.slide_type(after) == "notes", f"{path.name} cell {i}: {cell.source.splitlines()[0]}"
+                assert "Say:" in after.source and "Ask" in after.source, f"{path.name} cell {i + 1}"
