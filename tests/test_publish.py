@@ -124,3 +124,12 @@ def test_every_section_has_speaker_notes():
                 after = cells[i + 1]
                 assert layout.slide_type(after) == "notes", f"{path.name} cell {i}: {cell.source.splitlines()[0]}"
                 assert "Say:" in after.source and "Ask" in after.source, f"{path.name} cell {i + 1}"
+
+
+def test_launch_buttons_come_only_from_a_public_repository_url():
+    from elbo_course.publish import site
+
+    assert site.launch_config({}) == ["launch_buttons:", "  notebook_interface: none"]
+    assert site.launch_config({"Homepage": "https://example.org"})[-1] == "  notebook_interface: none"
+    lines = site.launch_config({"Repository": "https://github.com/someone/elbo_course/"})
+    assert "  url: https://github.com/someone/elbo_course" in lines and "  binderhub_url: https://mybinder.org" in lines

@@ -111,12 +111,28 @@ def write_source(root: Path, src: Path) -> None:
         "title: elbo_course", "author: The elbo_course developers", "copyright: '2026'", "only_build_toc_files: true",
         "execute:", "  execute_notebooks: 'off'",
         "html:", "  use_repository_button: false", "  use_issues_button: false", "  use_edit_page_button: false",
-        "launch_buttons:", "  notebook_interface: none",
+        *launch_config(_project_urls(root)),
         "sphinx:", "  local_extensions:", "    all_pages_math: _ext", "  config:", f"    mathjax_path: {MATHJAX}", "    html_static_path: ['mathjax_static']",
         "    nb_ipywidgets_js: {}",
         "    nb_mime_priority_overrides: [['html', 'application/vnd.jupyter.widget-view+json', null],"
         " ['html', 'application/vnd.jupyter.widget-state+json', null]]",
         ""]), encoding="utf-8")
+
+
+def launch_config(urls: dict[str, str]) -> list[str]:
+    """``_config.yml`` lines for Binder and Colab buttons, generated from ``[project.urls]``: only a public GitHub
+    ``Repository`` gets them (none otherwise, so no button points at a repository that does not exist)."""
+    repo = urls.get("Repository", "").rstrip("/")
+    if not repo.startswith("https://github.com/"):
+        return ["launch_buttons:", "  notebook_interface: none"]
+    return ["repository:", f"  url: {repo}", "  branch: main", "launch_buttons:", "  notebook_interface: jupyterlab",
+            "  binderhub_url: https://mybinder.org", "  colab_url: https://colab.research.google.com"]
+
+
+def _project_urls(root: Path) -> dict[str, str]:
+    import tomllib
+
+    return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"].get("urls", {})
 
 
 def jupyter_book() -> str:

@@ -9,7 +9,8 @@ skip / notes) decides everything else. Rules:
 
 * cells tagged ``setup`` (imports, settings) and cells showing a live explorer (``...explorer(``: a widget
   does nothing without a kernel; the static figure beside it stays) are skipped;
-* a student deck skips the exercise cells (stubs) and the grade cells;
+* a student deck skips the exercise cells (stubs), the grade cells and the helper cells that set up an
+  exercise's inputs (tagged ``context``);
 * an answer deck shows the solution code without the ``### BEGIN/END SOLUTION`` lines and the grade cell's
   visible check without its hidden tests;
 * the first line ``# NBVAL_IGNORE_OUTPUT`` (a test marker) is not shown;
@@ -54,7 +55,8 @@ def deck_notebook(nb: nbformat.NotebookNode, answers: bool) -> nbformat.Notebook
     for cell in deck.cells:
         if cell.cell_type != "code":
             continue
-        if "setup" in cell.metadata.get("tags", []) or EXPLORER.search(cell.source):
+        tags = cell.metadata.get("tags", [])
+        if "setup" in tags or EXPLORER.search(cell.source) or ("context" in tags and not answers):
             _skip(cell)
         elif is_solution_cell(cell) or is_grade_cell(cell):
             if not answers:
