@@ -26,19 +26,28 @@ LESSONS_BEGIN, LESSONS_END = "<!-- lessons:begin -->", "<!-- lessons:end -->"
 LESSON_FIELDS = ("title", "summary", "study_time_minutes", "compute_full")
 
 
-def lessons_block(root: Path | None = None) -> str:
-    """The README's lessons table from ``solutions/*.ipynb`` metadata (ValueError naming a missing field)."""
+def lesson_metadata(root: Path | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(lesson id, ``metadata.elbo_course``) of every ``solutions/*.ipynb`` in order; ValueError naming a missing
+    field of ``LESSON_FIELDS`` (the README's table and the site's home page are generated from them)."""
     import nbformat
 
     root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
-    rows = ["| # | notebook | what you learn | study time | compute (full budget) |", "|---|---|---|---|---|"]
+    found = []
     for path in sorted((root / "solutions").glob("*.ipynb")):
         meta = nbformat.read(path, as_version=4).metadata.get("elbo_course", {})
         missing = [f for f in LESSON_FIELDS if f not in meta]
         if missing:
             raise ValueError(f"{path.name}: metadata.elbo_course lacks {', '.join(missing)}; add them "
                              "(the README's lessons table is generated from them).")
-        rows.append(f"| {path.name[:2]} | [{meta['title']}](lessons/{path.name}) | {meta['summary']} | "
+        found.append((path.stem, meta))
+    return found
+
+
+def lessons_block(root: Path | None = None) -> str:
+    """The README's lessons table from ``solutions/*.ipynb`` metadata (ValueError naming a missing field)."""
+    rows = ["| # | notebook | what you learn | study time | compute (full budget) |", "|---|---|---|---|---|"]
+    for stem, meta in lesson_metadata(root):
+        rows.append(f"| {stem[:2]} | [{meta['title']}](lessons/{stem}.ipynb) | {meta['summary']} | "
                     f"{int(meta['study_time_minutes'])} min | {meta['compute_full']} |")
     return "\n".join([LESSONS_BEGIN, *rows, LESSONS_END])
 

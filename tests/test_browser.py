@@ -8,7 +8,6 @@ Without Chromium or Playwright the tests skip with the install hint, except unde
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +16,8 @@ import pytest
 
 from elbo_course.grading.notebook import BEGIN_HIDDEN, BEGIN_SOLUTION
 from elbo_course.publish import browser, handouts, slides
+
+from missing_tools import missing_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted(p.stem for p in (ROOT / "lessons").glob("*.ipynb"))
@@ -46,9 +47,7 @@ def _need_browser() -> None:
         browser.chromium_path()
         import playwright  # noqa: F401
     except (browser.BrowserMissing, ImportError):
-        if os.environ.get("CI") == "true":
-            pytest.fail(browser.INSTALL_HINT)
-        pytest.skip(browser.INSTALL_HINT)
+        missing_tool(browser.INSTALL_HINT)
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +57,7 @@ def built(tmp_path_factory):
     try:
         slides.copy_vendor(out)              # npm pack, once into .vendor/ (needs npm and the registry the first time)
     except RuntimeError as err:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(err))
-        pytest.skip(str(err))
+        missing_tool(str(err))
     slides.build_decks(ROOT / "lessons", out, answers=False)
     slides.build_decks(ROOT / "solutions", out, answers=True, lessons=["04_iwae"])
     return out
@@ -169,9 +166,7 @@ def site(built):
     try:
         site_module.jupyter_book()
     except RuntimeError as err:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(err))
-        pytest.skip(str(err))
+        missing_tool(str(err))
     site_module.build_site(ROOT, built)
     found = {}
     with browser.served(built) as base, browser.page() as page:

@@ -22,7 +22,9 @@ import nbformat
 import pytest
 
 from elbo_course.data import default_root
-from elbo_course.grading.notebook import BEGIN_SOLUTION, END_SOLUTION, nbgrader
+from elbo_course.grading.build import answer_source
+from elbo_course.grading.notebook import nbgrader
+from missing_tools import missing_tool
 
 REPO = Path(__file__).resolve().parents[1]
 IBIN = REPO / ".venv-instructor" / "bin"
@@ -92,9 +94,7 @@ def _run(args: list[str], cwd: Path, home: Path, user: str, timeout: float = 600
 def _solved_sources(lesson: str) -> dict[str, str]:
     """exercise id -> the solution cell's code without the markers (what a student who solved it typed)."""
     nb = nbformat.read(REPO / "solutions" / f"{lesson}.ipynb", as_version=4)
-    keep = lambda line: line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)  # noqa: E731
-    return {nbgrader(c)["grade_id"]: "\n".join(filter(keep, c.source.split("\n")))
-            for c in nb.cells if nbgrader(c).get("solution")}
+    return {nbgrader(c)["grade_id"]: answer_source(c.source) for c in nb.cells if nbgrader(c).get("solution")}
 
 
 def _answer(path: Path, sources: dict[str, str]) -> None:
@@ -109,10 +109,7 @@ def _answer(path: Path, sources: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     if not (IBIN / "nbgrader").exists():
-        message = "nbgrader is not installed: run `make instructor` (the `instructor` extra in .venv-instructor)."
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("nbgrader is not installed: run `make instructor` (the `instructor` extra in .venv-instructor).")
     root = tmp_path_factory.mktemp("class")
     exchange, course, private = root / "exchange", root / "course", root / "private"
     for folder in (exchange, private):

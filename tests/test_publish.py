@@ -57,7 +57,7 @@ def test_pack_keeps_the_authors_breaks_and_breaks_where_a_slide_overflows():
 def test_every_lesson_deck_starts_with_a_slide_and_shows_no_markers():
     for path in sorted((ROOT / "solutions").glob("*.ipynb")):
         deck = slides.deck_notebook(nbformat.read(path, as_version=4), answers=False)
-        assert layout.slide_type(deck.cells[0]) == "slide", path.name
+        assert slides.slide_type(deck.cells[0]) == "slide", path.name
         assert not any("### BEGIN" in c.source for c in deck.cells)
 
 
@@ -120,9 +120,9 @@ def test_every_section_has_speaker_notes():
         cells = nbformat.read(path, as_version=4).cells
         for i, cell in enumerate(cells):
             if (cell.cell_type == "markdown" and cell.source.startswith(("# ", "## "))
-                    and layout.slide_type(cell) != "skip"):      # the progress table is not presented
+                    and slides.slide_type(cell) != "skip"):      # the progress table is not presented
                 after = cells[i + 1]
-                assert layout.slide_type(after) == "notes", f"{path.name} cell {i}: {cell.source.splitlines()[0]}"
+                assert slides.slide_type(after) == "notes", f"{path.name} cell {i}: {cell.source.splitlines()[0]}"
                 assert "Say:" in after.source and "Ask" in after.source, f"{path.name} cell {i + 1}"
 
 

@@ -80,6 +80,14 @@ def stub_source(source: str, grade_id: str | None, instruction: str = DEFAULT_IN
     return "\n".join(out)
 
 
+def answer_source(source: str, where: str = "cell") -> str:
+    """A code cell as its solved form reads (answer decks, answer pages, a student who typed the solution): the
+    ``### BEGIN/END SOLUTION`` lines dropped with the code between them kept, and hidden tests removed."""
+    if has_marker(source, BEGIN_HIDDEN, END_HIDDEN):
+        source = stub_source(source, None, where=where)
+    return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+
+
 def answer_names(solution: nbformat.NotebookNode, name: str = "notebook") -> set[str]:
     """Names that hold an exercise's answer: the argument of every ``check("<id>", name)``, each function
     whose body is a solution region, and each top-level name a solution region assigns that a later

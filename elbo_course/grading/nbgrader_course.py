@@ -155,7 +155,7 @@ def export(course_dir: str | Path, solutions_dir: str | Path, *, private_tests: 
     written = []
     for relative, text in texts.items():
         atomic_write(course_dir / relative, text)
-        tests = sum(1 for _ in private.get(relative.stem, {})) if relative.suffix == ".ipynb" else 0
+        tests = len(private.get(relative.stem, {})) if relative.suffix == ".ipynb" else 0
         written.append(f"wrote {course_dir / relative}" + (f" ({tests} exercises with private tests)" if tests else ""))
     return written
 

@@ -26,19 +26,14 @@ LIMIT = 690          # px a slide is packed to: the 720 px slide less a margin (
 VISIBLE = ("slide", "subslide", "fragment", "-")
 
 
-def slide_type(cell: nbformat.NotebookNode) -> str:
-    return cell.metadata.get("slideshow", {}).get("slide_type", "-")
-
-
 def measure(nb: nbformat.NotebookNode, workdir: Path) -> dict[int, int]:
     """Cell index -> height in px of each cell the answer deck shows, each rendered as a slide of its own."""
-    keep = slides.deck_notebook  # the deck rules, applied to a copy that keeps the cell indices of ``nb``
-    marked = copy.deepcopy(nb)
+    marked = copy.deepcopy(nb)   # the deck rules drop cells: each cell carries its index in ``nb`` through them
     for i, cell in enumerate(marked.cells):
         cell.metadata.setdefault("elbo_course", {})["layout_index"] = i
-    deck = keep(marked, answers=True)
+    deck = slides.deck_notebook(marked, answers=True)
     single = copy.deepcopy(deck)
-    single.cells = [cell for cell in single.cells if slide_type(cell) in VISIBLE]   # notes are not measured
+    single.cells = [cell for cell in single.cells if slides.slide_type(cell) in VISIBLE]   # notes are not measured
     shown = [cell.metadata["elbo_course"]["layout_index"] for cell in single.cells]
     for cell in single.cells:
         cell.metadata["slideshow"]["slide_type"] = "slide"
@@ -58,7 +53,7 @@ def pack(nb: nbformat.NotebookNode, heights: dict[int, int], limit: int = LIMIT)
     """(cell index -> new slide type, for the cells that change; indices of cells taller than a slide alone)."""
     changes, too_tall, used = {}, [], 0
     for i in sorted(heights):
-        kind, h = slide_type(nb.cells[i]), heights[i]
+        kind, h = slides.slide_type(nb.cells[i]), heights[i]
         if h > slides.HEIGHT:
             too_tall.append(i)
         if kind in ("slide", "subslide"):

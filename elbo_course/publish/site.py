@@ -32,8 +32,8 @@ from pathlib import Path
 import nbformat
 
 from .. import report
-from ..grading.build import render, stub_source
-from ..grading.notebook import BEGIN_SOLUTION, END_SOLUTION, is_grade_cell, is_solution_cell
+from ..grading.build import answer_source, render
+from ..grading.notebook import is_grade_cell, is_solution_cell
 from . import vendor
 
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -48,20 +48,15 @@ def answer_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     title, newline, rest = nb.cells[0].source.partition("\n")
     nb.cells[0].source = f"{title} (answers){newline}{rest}"     # the page title tells it from the lesson's
     for cell in nb.cells:
-        if is_solution_cell(cell):
-            cell.source = "\n".join(line for line in cell.source.split("\n")
-                                    if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
-        elif is_grade_cell(cell):
-            cell.source = stub_source(cell.source, None)
+        if is_solution_cell(cell) or is_grade_cell(cell):
+            cell.source = answer_source(cell.source)
     return nb
 
 
 def index_page(root: Path) -> str:
     """The home page: what the course is, and the lesson table with its four links per lesson."""
     rows = ["| # | lesson | what you learn | study time | compute (full) | also |", "|---|---|---|---|---|---|"]
-    for path in sorted((root / "solutions").glob("*.ipynb")):
-        meta = nbformat.read(path, as_version=4).metadata["elbo_course"]
-        stem = path.stem
+    for stem, meta in report.lesson_metadata(root):
         rows.append(f"| {stem[:2]} | [{meta['title']}](lessons/{stem}.ipynb) | {meta['summary']} | "
                     f"{int(meta['study_time_minutes'])} min | {meta['compute_full']} | "
                     f"[answers](answers/{stem}.ipynb), <a href=\"../slides/{stem}.slides.html\">slides</a>, "

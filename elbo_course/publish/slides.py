@@ -34,8 +34,8 @@ from pathlib import Path
 import nbformat
 
 from ..fileio import atomic_write
-from ..grading.build import stub_source
-from ..grading.notebook import BEGIN_SOLUTION, END_SOLUTION, is_grade_cell, is_solution_cell
+from ..grading.build import answer_source
+from ..grading.notebook import is_grade_cell, is_solution_cell
 from . import vendor
 
 WIDTH, HEIGHT = 1280, 720
@@ -43,6 +43,11 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 DECK_VENDOR = ("reveal", "mathjax2", "requirejs", "jquery", "font_awesome", "html_manager")
 EXPLORER = re.compile(r"explorer\(")  # figs.qew_explorer(...), figs.elbo_explorer(...)
 IGNORE_MARK = "# NBVAL_IGNORE_OUTPUT"
+
+
+def slide_type(cell: nbformat.NotebookNode) -> str:
+    """A cell's ``slideshow.slide_type`` ("-" when it has none: it continues the slide above)."""
+    return cell.metadata.get("slideshow", {}).get("slide_type", "-")
 
 
 def _skip(cell: nbformat.NotebookNode) -> None:
@@ -59,17 +64,13 @@ def deck_notebook(nb: nbformat.NotebookNode, answers: bool) -> nbformat.Notebook
         if "setup" in tags or EXPLORER.search(cell.source) or ("context" in tags and not answers):
             _skip(cell)
         elif is_solution_cell(cell) or is_grade_cell(cell):
-            if not answers:
-                _skip(cell)
-            elif is_solution_cell(cell):
-                cell.source = "\n".join(line for line in cell.source.split("\n")
-                                        if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+            if answers:
+                cell.source = answer_source(cell.source)
             else:
-                cell.source = stub_source(cell.source, None)
+                _skip(cell)
         if cell.source.startswith(IGNORE_MARK):
             cell.source = cell.source[len(IGNORE_MARK):].lstrip("\n")
-    deck.cells = [cell for cell in deck.cells  # nbconvert would keep a skipped cell in the page, hidden
-                  if cell.metadata.get("slideshow", {}).get("slide_type") != "skip"]
+    deck.cells = [cell for cell in deck.cells if slide_type(cell) != "skip"]  # nbconvert would keep them, hidden
     return deck
 
 
